@@ -1,0 +1,110 @@
+package dev.tally.core.engine;
+
+import dev.tally.core.error.TallyException;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What sampling one row produced: the token and its logprobs, or an error. */
+public final class RowResult {
+  /** Why a sequence ends with this token. */
+  public enum Finish {
+    NONE,
+    STOP_TOKEN,
+    EOS_TOKEN
+  }
+
+  /** One stage's effect, for explain mode. */
+  public static final class StageTrace {
+    public final String name;
+    public final int candidates;
+    public final double entropy;
+    public final double chosenProbability;
+    public final float topLogitGap;
+
+    StageTrace(String name, int candidates, double entropy, double chosenProbability,
+        float topLogitGap) {
+      this.name = name;
+      this.candidates = candidates;
+      this.entropy = entropy;
+      this.chosenProbability = chosenProbability;
+      this.topLogitGap = topLogitGap;
+    }
+  }
+
+  int tokenId = -1;
+  float logprob;
+  float processedLogprob;
+  int rank;
+  int[] topIds = new int[0];
+  float[] topLogprobs = new float[0];
+  Finish finish = Finish.NONE;
+  long seed;
+  TallyException error;
+  List<StageTrace> stages = new ArrayList<>();
+  float topLogitGap;
+
+  /** The chosen token, or -1 when the row failed. */
+  public int tokenId() {
+    return tokenId;
+  }
+
+  /** Raw log-softmax of the chosen token over the logits as received. */
+  public float logprob() {
+    return logprob;
+  }
+
+  /** Log-probability the selector chose the token with (0 for a deterministic selector). */
+  public float processedLogprob() {
+    return processedLogprob;
+  }
+
+  /** #{v : raw logprob(v) ≥ raw logprob(chosen)}. */
+  public int rank() {
+    return rank;
+  }
+
+  /** Ids of the top alternatives, best first. */
+  public int[] topIds() {
+    return topIds;
+  }
+
+  /** Log-probabilities of the top alternatives, in the requested mode. */
+  public float[] topLogprobs() {
+    return topLogprobs;
+  }
+
+  public Finish finish() {
+    return finish;
+  }
+
+  /** The seed the row was drawn with. */
+  public long seed() {
+    return seed;
+  }
+
+  /** The row's error, or {@code null}. */
+  public TallyException error() {
+    return error;
+  }
+
+  public boolean failed() {
+    return error != null;
+  }
+
+  /** Explain mode: every stage in order, the selector last. Empty otherwise. */
+  public List<StageTrace> stages() {
+    return stages;
+  }
+
+  /** Explain mode: the gap between the two largest raw logits. */
+  public float topLogitGap() {
+    return topLogitGap;
+  }
+
+  static RowResult failure(TallyException error, long seed) {
+    RowResult r = new RowResult();
+    r.error = error;
+    r.seed = seed;
+    return r;
+  }
+}

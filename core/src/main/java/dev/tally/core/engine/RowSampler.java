@@ -1,0 +1,263 @@
+package dev.tally.core.engine;
+
+import dev.tally.core.error.ErrorCode;
+import dev.tally.core.error.TallyException;
+import dev.tally.core.pipeline.Chain;
+import dev.tally.core.pipeline.Stage;
+import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.spi.Candidates;
+import java.util.List;
+
+/**
+ * Samples one row at a time: decode, check, run the chain, select, and compute the logprobs,
+ * rank and top alternatives. One instance per sampler thread: it owns the reusable buffers, so a
+ * row allocates nothing proportional to the vocabulary.
+ */
+public final class RowSampler {
+  private final Candidates candidates = new Candidates();
+  private final RowContext context = new RowContext();
+  private float[] raw = new float[0];
+
+  /**
+   * Samples {@code row} of {@code logits}. Never throws for a bad row: the error is in the result.
+   *
+   * @param history the row's sequence; its output length is the random counter
+   * @param seed the sequence's seed
+   */
+  public RowResult sample(LogitsTensor logits, int row, Chain chain, TokenLog history, long seed) {
+    try {
+      return sampleOrThrow(logits, row, chain, history, seed);
+    } catch (TallyException e) {
+      return RowResult.failure(e, seed);
+    }
+  }
+
+  private RowResult sampleOrThrow(LogitsTensor logits, int row, Chain chain, TokenLog history,
+      long seed) {
+    int vocab = logits.vocabSize();
+    if (raw.length < vocab) {
+      raw = new float[vocab];
+    }
+    logits.decodeRow(row, raw);
+    chain.checkVocabulary(vocab);
+    if (history.maxTokenId() >= vocab) {
+      throw TallyException.invalidParams("histories", "row " + row + ": the history holds token id "
+          + history.maxTokenId() + ", outside the vocabulary of " + vocab);
+    }
+    double rawLse = rawLogSumExp(row, vocab);
+
+    context.set(history, seed);
+    int chosen = runChain(chain, vocab, row);
+    RowResult r = new RowResult();
+    r.seed = seed;
+    r.tokenId = chosen;
+    boolean deterministic = chain.selector().selector().isDeterministic();
+    double processedLse = candidates.logSumExp();
+    r.processedLogprob = deterministic ? 0f : (float) (candidates.logit(chosen) - processedLse);
+    float chosenRaw = raw[chosen];
+    r.logprob = (float) (chosenRaw - rawLse);
+    int rank = 0;
+    for (int v = 0; v < vocab; v++) {
+      if (raw[v] >= chosenRaw) {
+        rank++;
+      }
+    }
+    r.rank = rank;
+    int n = chain.topLogprobs();
+    if (n > 0) {
+      if (!chain.processedLogprobs()) {
+        topAlternatives(r, n, raw, null, vocab, rawLse);
+      } else if (deterministic) {
+        r.topIds = new int[] {chosen};
+        r.topLogprobs = new float[] {0f};
+      } else {
+        topAlternatives(r, n, candidates.logits(), candidates, candidates.size(), processedLse);
+      }
+    }
+    r.finish = chain.isEos(chosen) ? RowResult.Finish.EOS_TOKEN
+        : chain.isStop(chosen) ? RowResult.Finish.STOP_TOKEN : RowResult.Finish.NONE;
+    if (chain.explain()) {
+      explain(chain, vocab, row, chosen, r);
+    }
+    return r;
+  }
+
+  /** Checks the row (no NaN, no +Inf, something finite) and returns its log-sum-exp. */
+  private double rawLogSumExp(int row, int vocab) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (int v = 0; v < vocab; v++) {
+      float x = raw[v];
+      if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) {
+        throw new TallyException(ErrorCode.INVALID_LOGITS, "logits.data", "row " + row
+            + ": the logit of token " + v + " is " + x + "; logits must be finite or -inf");
+      }
+      max = Math.max(max, x);
+    }
+    if (max == Float.NEGATIVE_INFINITY) {
+      throw new TallyException(ErrorCode.NO_CANDIDATES, "logits.data",
+          "row " + row + ": every logit is -inf; no token can be chosen");
+    }
+    double sum = 0;
+    for (int v = 0; v < vocab; v++) {
+      sum += Math.exp((double) raw[v] - max);
+    }
+    return max + Math.log(sum);
+  }
+
+  /** Runs every stage and the selector on fresh candidates; returns the chosen token. */
+  private int runChain(Chain chain, int vocab, int row) {
+    candidates.reset(vocab);
+    System.arraycopy(raw, 0, candidates.logits(), 0, vocab);
+    for (Stage stage : chain.processors()) {
+      apply(stage, row);
+    }
+    return select(chain.selector(), vocab, row);
+  }
+
+  private void apply(Stage stage, int row) {
+    try {
+      stage.processor().apply(candidates, context);
+    } catch (RuntimeException e) {
+      throw failed(stage, row, e);
+    }
+  }
+
+  private int select(Stage stage, int vocab, int row) {
+    if (candidates.count() == 0) {
+      throw new TallyException(ErrorCode.NO_CANDIDATES, null,
+          "row " + row + ": no candidate token is left after the chain's processors");
+    }
+    int chosen;
+    try {
+      chosen = stage.selector().select(candidates, context);
+    } catch (RuntimeException e) {
+      throw failed(stage, row, e);
+    }
+    if (chosen < 0 || chosen >= vocab || !isCandidate(chosen)) {
+      throw new TallyException(ErrorCode.PROCESSOR_FAILED, null, "row " + row + ": selector '"
+          + stage.name() + "' (plugin " + stage.plugin() + ") chose token " + chosen
+          + ", which is not a candidate");
+    }
+    return chosen;
+  }
+
+  private static TallyException failed(Stage stage, int row, RuntimeException e) {
+    return new TallyException(ErrorCode.PROCESSOR_FAILED, null, "row " + row + ": processor '"
+        + stage.name() + "' (plugin " + stage.plugin() + ") failed: " + e, e);
+  }
+
+  private boolean isCandidate(int id) {
+    if (candidates.logit(id) == Float.NEGATIVE_INFINITY) {
+      return false;
+    }
+    if (candidates.isDense()) {
+      return true;
+    }
+    for (int i = 0, n = candidates.size(); i < n; i++) {
+      if (candidates.id(i) == id) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The n best entries (value descending, id ascending), as logprobs {@code value - lse}. Scans
+   * either the dense {@code values[0, size)} or, with {@code list}, the candidate list.
+   */
+  private static void topAlternatives(RowResult r, int n, float[] values, Candidates list,
+      int size, double lse) {
+    int[] ids = new int[n];
+    float[] best = new float[n];
+    int count = 0;
+    for (int i = 0; i < size; i++) {
+      int id = list == null ? i : list.id(i);
+      float v = values[id];
+      if (v == Float.NEGATIVE_INFINITY) {
+        continue;
+      }
+      if (count == n && !(v > best[n - 1] || (v == best[n - 1] && id < ids[n - 1]))) {
+        continue;
+      }
+      int pos = count == n ? n - 1 : count++;
+      while (pos > 0 && (v > best[pos - 1] || (v == best[pos - 1] && id < ids[pos - 1]))) {
+        best[pos] = best[pos - 1];
+        ids[pos] = ids[pos - 1];
+        pos--;
+      }
+      best[pos] = v;
+      ids[pos] = id;
+    }
+    float[] logprobs = new float[count];
+    for (int i = 0; i < count; i++) {
+      logprobs[i] = (float) (best[i] - lse);
+    }
+    r.topIds = java.util.Arrays.copyOf(ids, count);
+    r.topLogprobs = logprobs;
+  }
+
+  /**
+   * Explain mode: re-runs the chain with the chosen token known, tracing each stage. Stages are
+   * pure functions of the logits, the history and the counter-based random numbers, so the re-run
+   * takes the same path.
+   */
+  private void explain(Chain chain, int vocab, int row, int chosen, RowResult r) {
+    r.topLogitGap = rawTopGap(vocab);
+    candidates.reset(vocab);
+    System.arraycopy(raw, 0, candidates.logits(), 0, vocab);
+    for (Stage stage : chain.processors()) {
+      apply(stage, row);
+      r.stages.add(trace(stage.name(), chosen));
+    }
+    select(chain.selector(), vocab, row);
+    RowResult.StageTrace last = trace(chain.selector().name(), chosen);
+    double chosenP = chain.selector().selector().isDeterministic() ? 1.0 : last.chosenProbability;
+    r.stages.add(new RowResult.StageTrace(last.name, last.candidates, last.entropy, chosenP,
+        last.topLogitGap));
+  }
+
+  private RowResult.StageTrace trace(String name, int chosen) {
+    double lse = candidates.logSumExp();
+    int count = 0;
+    double entropy = 0;
+    float first = Float.NEGATIVE_INFINITY;
+    float second = Float.NEGATIVE_INFINITY;
+    for (int i = 0, n = candidates.size(); i < n; i++) {
+      float l = candidates.logit(candidates.id(i));
+      if (l == Float.NEGATIVE_INFINITY) {
+        continue;
+      }
+      count++;
+      double logp = l - lse;
+      entropy -= Math.exp(logp) * logp;
+      if (l > first) {
+        second = first;
+        first = l;
+      } else if (l > second) {
+        second = l;
+      }
+    }
+    double p = isCandidate(chosen) ? Math.exp(candidates.logit(chosen) - lse) : 0;
+    return new RowResult.StageTrace(name, count, entropy, p, count < 2 ? 0f : first - second);
+  }
+
+  private float rawTopGap(int vocab) {
+    float first = Float.NEGATIVE_INFINITY;
+    float second = Float.NEGATIVE_INFINITY;
+    for (int v = 0; v < vocab; v++) {
+      float l = raw[v];
+      if (l > first) {
+        second = first;
+        first = l;
+      } else if (l > second) {
+        second = l;
+      }
+    }
+    return second == Float.NEGATIVE_INFINITY ? 0f : first - second;
+  }
+
+  /** The stages of a chain, for callers that list them. */
+  static List<Stage> stagesOf(Chain chain) {
+    return chain.processors();
+  }
+}

@@ -1,0 +1,78 @@
+package dev.tally.core.engine;
+
+import dev.tally.spi.TokenHistory;
+import java.util.Arrays;
+
+/** A growable token history: prompt then output, with the largest id kept for vocabulary checks. */
+public final class TokenLog implements TokenHistory {
+  private int[] tokens;
+  private final int promptLength;
+  private int length;
+  private int maxTokenId = -1;
+
+  private TokenLog(int[] tokens, int promptLength, int length) {
+    this.tokens = tokens;
+    this.promptLength = promptLength;
+    this.length = length;
+    for (int i = 0; i < length; i++) {
+      maxTokenId = Math.max(maxTokenId, tokens[i]);
+    }
+  }
+
+  /**
+   * A history from prompt and output ids (copied).
+   *
+   * @throws IllegalArgumentException for a negative id
+   */
+  public static TokenLog of(int[] prompt, int[] output) {
+    int[] tokens = new int[Math.max(16, prompt.length + output.length + 16)];
+    System.arraycopy(prompt, 0, tokens, 0, prompt.length);
+    System.arraycopy(output, 0, tokens, prompt.length, output.length);
+    for (int i = 0; i < prompt.length + output.length; i++) {
+      if (tokens[i] < 0) {
+        throw new IllegalArgumentException("negative token id " + tokens[i] + " at position " + i);
+      }
+    }
+    return new TokenLog(tokens, prompt.length, prompt.length + output.length);
+  }
+
+  /** An empty history. */
+  public static TokenLog empty() {
+    return new TokenLog(new int[16], 0, 0);
+  }
+
+  /** Appends an output token. */
+  public void append(int tokenId) {
+    if (tokenId < 0) {
+      throw new IllegalArgumentException("negative token id " + tokenId);
+    }
+    if (length == tokens.length) {
+      tokens = Arrays.copyOf(tokens, tokens.length * 2);
+    }
+    tokens[length++] = tokenId;
+    maxTokenId = Math.max(maxTokenId, tokenId);
+  }
+
+  @Override
+  public int promptLength() {
+    return promptLength;
+  }
+
+  @Override
+  public int length() {
+    return length;
+  }
+
+  @Override
+  public int token(int index) {
+    if (index >= length) {
+      throw new IndexOutOfBoundsException(index);
+    }
+    return tokens[index];
+  }
+
+  /** The largest token id in the history, or -1 when empty. */
+  public int maxTokenId() {
+    return maxTokenId;
+  }
+}

@@ -1,0 +1,27 @@
+package dev.tally.core.pipeline;
+
+import java.util.Map;
+import java.util.Objects;
+
+/** A stage a request names: a processor or selector name and its raw parameters. */
+public final class StageSpec {
+  private final String name;
+  private final Map<String, Object> params;
+
+  public StageSpec(String name, Map<String, Object> params) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.params = Map.copyOf(params);
+  }
+
+  public static StageSpec of(String name) {
+    return new StageSpec(name, Map.of());
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public Map<String, Object> params() {
+    return params;
+  }
+}

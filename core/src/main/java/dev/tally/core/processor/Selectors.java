@@ -1,0 +1,78 @@
+package dev.tally.core.processor;
+
+import dev.tally.spi.Candidates;
+import dev.tally.spi.SamplingContext;
+import dev.tally.spi.SelectorFactory;
+import dev.tally.spi.TokenSelector;
+import java.util.List;
+
+/** The built-in selectors: greedy and the seeded draw. */
+final class Selectors {
+  private Selectors() {}
+
+  /** Argmax over the candidates, ties to the lowest token id. */
+  static final SelectorFactory GREEDY = Factories.selector("greedy",
+      "Chooses the most likely candidate; ties go to the lowest token id.", List.of(),
+      p -> new Greedy());
+
+  /**
+   * The seeded draw: inverse-CDF sampling from the softmax over the candidates, in candidate-list
+   * order, with u from the counter-based generator (stream 0). Accumulates in double.
+   */
+  static final SelectorFactory DRAW = Factories.selector("draw",
+      "Draws a token from the softmax over the candidates, with the sequence's counter-based random stream.",
+      List.of(), p -> new Draw());
+
+  static final class Greedy implements TokenSelector {
+    @Override
+    public int select(Candidates c, SamplingContext context) {
+      int best = -1;
+      float bestLogit = Float.NEGATIVE_INFINITY;
+      for (int i = 0, n = c.size(); i < n; i++) {
+        int id = c.id(i);
+        float l = c.logit(id);
+        if (l > bestLogit || (l == bestLogit && best >= 0 && id < best)) {
+          best = id;
+          bestLogit = l;
+        }
+      }
+      return best;
+    }
+
+    @Override
+    public boolean isDeterministic() {
+      return true;
+    }
+  }
+
+  static final class Draw implements TokenSelector {
+    @Override
+    public int select(Candidates c, SamplingContext context) {
+      float max = c.maxLogit();
+      if (max == Float.NEGATIVE_INFINITY) {
+        return -1;
+      }
+      int n = c.size();
+      double total = 0;
+      for (int i = 0; i < n; i++) {
+        total += Math.exp((double) c.logit(c.id(i)) - max);
+      }
+      double target = context.random(0) * total;
+      double cumulative = 0;
+      int last = -1;
+      for (int i = 0; i < n; i++) {
+        int id = c.id(i);
+        float l = c.logit(id);
+        if (l == Float.NEGATIVE_INFINITY) {
+          continue;
+        }
+        cumulative += Math.exp((double) l - max);
+        last = id;
+        if (cumulative > target) {
+          return id;
+        }
+      }
+      return last; // rounding left target just above the last partial sum
+    }
+  }
+}

@@ -1,0 +1,23 @@
+package dev.tally.core.random;
+
+/**
+ * Tally's draws: a uniform double in [0, 1) as a pure function of (seed, counter, stream).
+ *
+ * <p>The key is the 64-bit seed; the counter block is (counter low word, counter high word,
+ * stream, 0). The counter is the number of output tokens the sequence has so far, so step n of a
+ * sequence draws the same number in {@code Sample} and in {@code Session}, whatever else shares
+ * the batch. Streams separate the independent numbers one step may need (stream 0: the final
+ * draw). The double takes 53 bits from the first two output words, as {@code
+ * java.util.Random#nextDouble} does.
+ */
+public final class CounterRandom {
+  private CounterRandom() {}
+
+  /** A uniform double in [0, 1). */
+  public static double uniform(long seed, long counter, int stream) {
+    int[] out = new int[4];
+    Philox.block((int) counter, (int) (counter >>> 32), stream, 0, (int) seed, (int) (seed >>> 32),
+        out);
+    return (((long) (out[0] >>> 6) << 27) + (out[1] >>> 5)) * 0x1.0p-53;
+  }
+}

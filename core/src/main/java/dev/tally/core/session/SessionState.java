@@ -1,0 +1,188 @@
+package dev.tally.core.session;
+
+import dev.tally.core.engine.TokenLog;
+import dev.tally.core.error.ErrorCode;
+import dev.tally.core.error.TallyException;
+import dev.tally.core.pipeline.Chain;
+import dev.tally.core.pipeline.ChainCompiler;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+
+/**
+ * The sequences of one {@code Session} stream, and the registry changes of each step.
+ *
+ * <p>A step's changes are validated as a whole before any is applied: a bad step leaves the
+ * registry exactly as it was, so the client can fix it and go on. Confined to one thread at a
+ * time (the session's steps run in order).
+ */
+public final class SessionState {
+  /** One registered sequence: its compiled chain, its history and its seed. */
+  public static final class Sequence {
+    private final long id;
+    private final Chain chain;
+    private final TokenLog history;
+    private final long seed;
+
+    Sequence(long id, Chain chain, TokenLog history, long seed) {
+      this.id = id;
+      this.chain = chain;
+      this.history = history;
+      this.seed = seed;
+    }
+
+    public long id() {
+      return id;
+    }
+
+    public Chain chain() {
+      return chain;
+    }
+
+    public TokenLog history() {
+      return history;
+    }
+
+    public long seed() {
+      return seed;
+    }
+  }
+
+  private final Map<Long, Sequence> sequences = new HashMap<>();
+  private final ChainCompiler compiler;
+  private final int maxSequences;
+  private final LongSupplier seeds;
+
+  /**
+   * @param maxSequences the most sequences the session may hold at once
+   * @param seeds where sequences without a seed get one (the server: {@code SecureRandom})
+   */
+  public SessionState(ChainCompiler compiler, int maxSequences, LongSupplier seeds) {
+    this.compiler = compiler;
+    this.maxSequences = maxSequences;
+    this.seeds = seeds;
+  }
+
+  /** Number of registered sequences. */
+  public int size() {
+    return sequences.size();
+  }
+
+  /** The registered sequence, or {@code null}. */
+  public Sequence get(long id) {
+    return sequences.get(id);
+  }
+
+  /**
+   * Applies a step's registry changes in DESIGN order (add, remove, append) and resolves its row
+   * map, or changes nothing and throws.
+   *
+   * @param rows the number of rows the step's logits hold
+   * @return the sequence of each row
+   * @throws TallyException naming the offending field
+   */
+  public Sequence[] apply(List<SequenceSpec> added, long[] removed, List<AppendedTokens> appended,
+      long[] rowSequenceIds, int rows) {
+    // Validate everything against a view of the registry after the step; mutate only at the end.
+    Map<Long, Sequence> fresh = new HashMap<>();
+    for (int i = 0; i < added.size(); i++) {
+      SequenceSpec spec = added.get(i);
+      String field = "added[" + i + "]";
+      if (sequences.containsKey(spec.id()) || fresh.containsKey(spec.id())) {
+        throw new TallyException(ErrorCode.DUPLICATE_SEQUENCE, field + ".id",
+            "sequence " + Long.toUnsignedString(spec.id()) + " is already registered");
+      }
+      Chain chain;
+      try {
+        chain = compiler.compile(spec.config());
+      } catch (TallyException e) {
+        throw e.under(field + ".params");
+      }
+      TokenLog history;
+      try {
+        history = TokenLog.of(spec.promptTokenIds(), spec.outputTokenIds());
+      } catch (IllegalArgumentException e) {
+        throw TallyException.invalidParams(field, field + ": " + e.getMessage());
+      }
+      long seed = chain.seed() != null ? chain.seed() : seeds.getAsLong();
+      fresh.put(spec.id(), new Sequence(spec.id(), chain, history, seed));
+    }
+    Set<Long> gone = new HashSet<>();
+    for (int i = 0; i < removed.length; i++) {
+      long id = removed[i];
+      boolean known = (sequences.containsKey(id) || fresh.containsKey(id)) && !gone.contains(id);
+      if (!known) {
+        throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, "removed[" + i + "]",
+            "removed[" + i + "]: sequence " + Long.toUnsignedString(id) + " is not registered");
+      }
+      gone.add(id);
+    }
+    int after = sequences.size() + fresh.size() - gone.size();
+    if (after > maxSequences) {
+      throw new TallyException(ErrorCode.LIMIT_EXCEEDED, "added",
+          "the session would hold " + after + " sequences; the limit (max_sequences_per_session) is "
+              + maxSequences);
+    }
+    for (int i = 0; i < appended.size(); i++) {
+      AppendedTokens a = appended.get(i);
+      if (lookup(a.sequenceId(), fresh, gone) == null) {
+        throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, "appended[" + i + "].sequence_id",
+            "appended[" + i + "]: sequence " + Long.toUnsignedString(a.sequenceId())
+                + " is not registered");
+      }
+      for (int t : a.tokenIds()) {
+        if (t < 0) {
+          throw TallyException.invalidParams("appended[" + i + "].token_ids",
+              "appended[" + i + "] holds a negative token id: " + t);
+        }
+      }
+    }
+    if (rowSequenceIds.length != rows) {
+      throw new TallyException(ErrorCode.INVALID_TENSOR, "row_sequence_ids",
+          "row_sequence_ids has " + rowSequenceIds.length + " entries but logits.rows is " + rows);
+    }
+    Sequence[] rowSequences = new Sequence[rows];
+    Set<Long> seen = new HashSet<>();
+    for (int i = 0; i < rows; i++) {
+      long id = rowSequenceIds[i];
+      Sequence s = lookup(id, fresh, gone);
+      if (s == null) {
+        throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, "row_sequence_ids[" + i + "]",
+            "row_sequence_ids[" + i + "]: sequence " + Long.toUnsignedString(id)
+                + " is not registered");
+      }
+      if (!seen.add(id)) {
+        throw TallyException.invalidParams("row_sequence_ids[" + i + "]",
+            "row_sequence_ids[" + i + "]: sequence " + Long.toUnsignedString(id)
+                + " appears in more than one row of the step");
+      }
+      rowSequences[i] = s;
+    }
+
+    sequences.putAll(fresh);
+    sequences.keySet().removeAll(gone);
+    for (AppendedTokens a : appended) {
+      TokenLog h = sequences.get(a.sequenceId()).history();
+      for (int t : a.tokenIds()) {
+        h.append(t);
+      }
+    }
+    return rowSequences;
+  }
+
+  /** Frees every sequence (the stream ended). */
+  public void clear() {
+    sequences.clear();
+  }
+
+  private Sequence lookup(long id, Map<Long, Sequence> fresh, Set<Long> gone) {
+    if (gone.contains(id)) {
+      return null;
+    }
+    Sequence s = sequences.get(id);
+    return s != null ? s : fresh.get(id);
+  }
+}

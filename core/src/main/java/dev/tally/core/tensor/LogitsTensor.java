@@ -1,0 +1,113 @@
+package dev.tally.core.tensor;
+
+import dev.tally.core.error.ErrorCode;
+import dev.tally.core.error.TallyException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * A [rows × vocabSize] tensor of logits over little-endian bytes, decoded a row at a time.
+ *
+ * <p>The bytes are not copied: the tensor reads the buffer it was given. Rows may be decoded from
+ * several threads at once.
+ */
+public final class LogitsTensor {
+  private final DType dtype;
+  private final int rows;
+  private final int vocabSize;
+  private final ByteBuffer data;
+
+  private LogitsTensor(DType dtype, int rows, int vocabSize, ByteBuffer data) {
+    this.dtype = dtype;
+    this.rows = rows;
+    this.vocabSize = vocabSize;
+    this.data = data.slice().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /**
+   * Checks the shape against the bytes and wraps them.
+   *
+   * @param rows unsigned 32-bit on the wire, hence a long here
+   * @param vocabSize unsigned 32-bit on the wire, hence a long here
+   * @throws TallyException {@link ErrorCode#INVALID_TENSOR} naming the field at fault
+   */
+  public static LogitsTensor of(DType dtype, long rows, long vocabSize, ByteBuffer data) {
+    if (dtype == null) {
+      throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.dtype",
+          "logits.dtype must be DTYPE_FLOAT32, DTYPE_FLOAT16 or DTYPE_BFLOAT16");
+    }
+    if (vocabSize <= 0) {
+      throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.vocab_size",
+          "logits.vocab_size must be positive");
+    }
+    if (vocabSize > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) {
+      throw new TallyException(ErrorCode.INVALID_TENSOR, "logits",
+          "logits shape [" + rows + " x " + vocabSize + "] is too large");
+    }
+    // Both factors are below 2^31 and the element size is at most 4, so this cannot overflow.
+    long expected = rows * vocabSize * dtype.bytes();
+    if (data.remaining() != expected) {
+      throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.data",
+          "logits.data has " + data.remaining() + " bytes; [" + rows + " x " + vocabSize + "] "
+              + dtype + " needs " + expected);
+    }
+    return new LogitsTensor(dtype, (int) rows, (int) vocabSize, data);
+  }
+
+  /** Wraps float32 values (copied), for tests and in-process callers. */
+  public static LogitsTensor ofFloats(int rows, int vocabSize, float... values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return of(DType.FLOAT32, rows, vocabSize, b);
+  }
+
+  public DType dtype() {
+    return dtype;
+  }
+
+  public int rows() {
+    return rows;
+  }
+
+  public int vocabSize() {
+    return vocabSize;
+  }
+
+  /** Decodes row {@code row} into {@code dst[0, vocabSize)} as float32. */
+  public void decodeRow(int row, float[] dst) {
+    int n = vocabSize;
+    int base = row * n * dtype.bytes();
+    switch (dtype) {
+      case FLOAT32:
+        data.asFloatBuffer().get(row * n, dst, 0, n);
+        break;
+      case FLOAT16:
+        for (int i = 0; i < n; i++) {
+          dst[i] = HalfFloats.fromFloat16(data.getShort(base + 2 * i));
+        }
+        break;
+      case BFLOAT16:
+        for (int i = 0; i < n; i++) {
+          dst[i] = HalfFloats.fromBfloat16(data.getShort(base + 2 * i));
+        }
+        break;
+      default:
+        throw new AssertionError(dtype);
+    }
+  }
+
+  /** The logit at ({@code row}, {@code tokenId}) as float32. */
+  public float get(int row, int tokenId) {
+    int index = row * vocabSize + tokenId;
+    switch (dtype) {
+      case FLOAT32:
+        return data.getFloat(index * 4);
+      case FLOAT16:
+        return HalfFloats.fromFloat16(data.getShort(index * 2));
+      case BFLOAT16:
+        return HalfFloats.fromBfloat16(data.getShort(index * 2));
+      default:
+        throw new AssertionError(dtype);
+    }
+  }
+}

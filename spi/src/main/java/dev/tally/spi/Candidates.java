@@ -1,0 +1,318 @@
+package dev.tally.spi;
+
+import java.util.Arrays;
+
+/**
+ * The candidate tokens of one row while a chain runs: the logits, and which tokens are still in.
+ *
+ * <p>Two views share the work:
+ *
+ * <ul>
+ *   <li>the <b>logits</b>, indexed by token id ({@link #logits()}, {@link #logit}, {@link
+ *       #setLogit}): a stage that biases or bans known ids writes here in O(1), whatever was
+ *       truncated before it;
+ *   <li>the <b>candidate list</b>, positions {@code 0..size()} ({@link #id(int)}): the tokens still
+ *       in play, in list order. At first the list is the whole vocabulary ({@link #isDense()}),
+ *       without being materialised; truncations shrink it, and once {@link #isSorted() sorted} it
+ *       is in the canonical order: logit descending, then token id ascending.
+ * </ul>
+ *
+ * A token is a candidate when it is in the list <em>and</em> its logit is not {@code -Infinity}:
+ * setting a logit to {@code -Infinity} removes the token. Stages that loop over candidates skip
+ * such entries, or call {@link #compact()} first.
+ *
+ * <p>One instance is reused for every row a sampler thread works on, so its arrays are sized for
+ * the largest vocabulary seen; never keep a reference past {@code apply}. The scratch arrays
+ * ({@link #scratchInts} …) let stages work without allocating.
+ */
+public final class Candidates {
+  private static final int[] NO_INTS = new int[0];
+  private static final float[] NO_FLOATS = new float[0];
+  private static final long[] NO_LONGS = new long[0];
+
+  private float[] logits = NO_FLOATS;
+  private int[] ids = NO_INTS;
+  private long[] keys = NO_LONGS;
+  private int[] scratchInts = NO_INTS;
+  private float[] scratchFloats = NO_FLOATS;
+  private long[] scratchLongs = NO_LONGS;
+  private int vocabSize;
+  private int size;
+  private boolean dense;
+  private boolean sorted;
+
+  /**
+   * Starts a new row: every token of a {@code vocabSize} vocabulary is a candidate. The caller
+   * fills {@link #logits()} {@code [0, vocabSize)} next. For the engine and for tests.
+   */
+  public void reset(int vocabSize) {
+    if (logits.length < vocabSize) {
+      logits = new float[vocabSize];
+      ids = new int[vocabSize];
+      keys = new long[vocabSize];
+    }
+    this.vocabSize = vocabSize;
+    this.size = vocabSize;
+    this.dense = true;
+    this.sorted = false;
+  }
+
+  /** Starts a new row from the given logits (copied). For tests and simple callers. */
+  public static Candidates of(float... logits) {
+    Candidates c = new Candidates();
+    c.reset(logits.length);
+    System.arraycopy(logits, 0, c.logits, 0, logits.length);
+    return c;
+  }
+
+  /** The vocabulary size of the current row. */
+  public int vocabSize() {
+    return vocabSize;
+  }
+
+  /**
+   * The logits by token id, valid in {@code [0, vocabSize())}; writable. The array may be longer
+   * than the vocabulary.
+   */
+  public float[] logits() {
+    return logits;
+  }
+
+  /** The logit of a token. */
+  public float logit(int tokenId) {
+    return logits[tokenId];
+  }
+
+  /** Sets the logit of a token; {@code -Infinity} removes it. Clears {@link #isSorted()}. */
+  public void setLogit(int tokenId, float value) {
+    logits[tokenId] = value;
+    sorted = false;
+  }
+
+  /** Removes a token: its logit becomes {@code -Infinity}. Clears {@link #isSorted()}. */
+  public void remove(int tokenId) {
+    logits[tokenId] = Float.NEGATIVE_INFINITY;
+    sorted = false;
+  }
+
+  /** Length of the candidate list, including entries whose logit is {@code -Infinity}. */
+  public int size() {
+    return size;
+  }
+
+  /** The token id at list position {@code i}. */
+  public int id(int i) {
+    return dense ? i : ids[i];
+  }
+
+  /** Whether the list is still the whole vocabulary in id order. */
+  public boolean isDense() {
+    return dense;
+  }
+
+  /**
+   * Whether the list is in canonical order (logit descending, token id ascending) and holds no
+   * {@code -Infinity} entry. Any {@link #setLogit} clears it.
+   */
+  public boolean isSorted() {
+    return sorted;
+  }
+
+  /** Tells that the logits were rewritten in a way that keeps the order (e.g. a positive scale). */
+  public void orderPreserved(boolean stillSorted) {
+    this.sorted = stillSorted && sorted;
+  }
+
+  /** Number of candidates with a logit above {@code -Infinity}. */
+  public int count() {
+    int n = 0;
+    for (int i = 0; i < size; i++) {
+      if (logits[id(i)] != Float.NEGATIVE_INFINITY) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The largest candidate logit, or {@code -Infinity} when none is left. */
+  public float maxLogit() {
+    if (sorted && size > 0) {
+      return logits[ids[0]];
+    }
+    float max = Float.NEGATIVE_INFINITY;
+    if (dense) {
+      for (int i = 0; i < size; i++) {
+        max = Math.max(max, logits[i]);
+      }
+    } else {
+      for (int i = 0; i < size; i++) {
+        max = Math.max(max, logits[ids[i]]);
+      }
+    }
+    return max;
+  }
+
+  /**
+   * {@code log Σ exp(logit)} over the candidates, max-subtracted and accumulated in double; {@code
+   * -Infinity} when no candidate is left.
+   */
+  public double logSumExp() {
+    float max = maxLogit();
+    if (max == Float.NEGATIVE_INFINITY) {
+      return Double.NEGATIVE_INFINITY;
+    }
+    double sum = 0;
+    for (int i = 0; i < size; i++) {
+      sum += Math.exp((double) logits[id(i)] - max);
+    }
+    return max + Math.log(sum);
+  }
+
+  /** Drops {@code -Infinity} entries from the list, keeping the order; materialises a dense list. */
+  public void compact() {
+    int n = 0;
+    if (dense) {
+      for (int i = 0; i < size; i++) {
+        if (logits[i] != Float.NEGATIVE_INFINITY) {
+          ids[n++] = i;
+        }
+      }
+      dense = false;
+    } else {
+      for (int i = 0; i < size; i++) {
+        int id = ids[i];
+        if (logits[id] != Float.NEGATIVE_INFINITY) {
+          ids[n++] = id;
+        }
+      }
+    }
+    size = n;
+  }
+
+  /**
+   * Keeps the candidates whose logit is at least {@code threshold}, in list order. A NaN
+   * threshold keeps nothing.
+   */
+  public void retainAtLeast(float threshold) {
+    int n = 0;
+    for (int i = 0; i < size; i++) {
+      int id = id(i);
+      if (logits[id] >= threshold) {
+        ids[n++] = id;
+      }
+    }
+    dense = false;
+    size = n;
+  }
+
+  /** Sorts the candidates into canonical order, dropping {@code -Infinity} entries. */
+  public void sort() {
+    if (sorted) {
+      return;
+    }
+    int n = fillKeys();
+    Arrays.sort(keys, 0, n);
+    unpackKeys(n);
+  }
+
+  /**
+   * Keeps exactly the {@code k} best candidates (logit descending, ties to the lower token id), in
+   * canonical order. Costs O(size + k log k): no full sort.
+   */
+  public void keepTop(int k) {
+    if (k <= 0) {
+      throw new IllegalArgumentException("k must be positive: " + k);
+    }
+    int n = fillKeys();
+    if (k < n) {
+      LongSelect.smallest(keys, n, k);
+      n = k;
+    }
+    Arrays.sort(keys, 0, n);
+    unpackKeys(n);
+  }
+
+  /** Keeps the first {@code n} entries of the list (meaningful once sorted). */
+  public void truncate(int n) {
+    if (n < 0 || n > size) {
+      throw new IllegalArgumentException("cannot truncate " + size + " candidates to " + n);
+    }
+    if (dense) {
+      for (int i = 0; i < n; i++) {
+        ids[i] = i;
+      }
+      dense = false;
+    }
+    size = n;
+  }
+
+  /**
+   * Replaces the candidate list with {@code tokenIds[0, n)}.
+   *
+   * @param sorted whether those ids are in canonical order with finite logits
+   */
+  public void retain(int[] tokenIds, int n, boolean sorted) {
+    if (n > vocabSize) {
+      throw new IllegalArgumentException("more candidates than tokens: " + n);
+    }
+    if (tokenIds != ids) {
+      System.arraycopy(tokenIds, 0, ids, 0, n);
+    }
+    this.size = n;
+    this.dense = false;
+    this.sorted = sorted;
+  }
+
+  /** A scratch {@code int[]} of at least {@code n} entries, reused across rows; not zeroed. */
+  public int[] scratchInts(int n) {
+    if (scratchInts.length < n) {
+      scratchInts = new int[Math.max(n, vocabSize)];
+    }
+    return scratchInts;
+  }
+
+  /** A scratch {@code float[]} of at least {@code n} entries, reused across rows; not zeroed. */
+  public float[] scratchFloats(int n) {
+    if (scratchFloats.length < n) {
+      scratchFloats = new float[Math.max(n, vocabSize)];
+    }
+    return scratchFloats;
+  }
+
+  /** A scratch {@code long[]} of at least {@code n} entries, reused across rows; not zeroed. */
+  public long[] scratchLongs(int n) {
+    if (scratchLongs.length < n) {
+      scratchLongs = new long[Math.max(n, vocabSize)];
+    }
+    return scratchLongs;
+  }
+
+  // Canonical order as one long per candidate: high half the logit's bits mapped so that signed
+  // int order is descending float order, low half the token id. Sorting longs ascending then gives
+  // logit descending, id ascending, with no boxing and no comparator.
+  private int fillKeys() {
+    int n = 0;
+    for (int i = 0; i < size; i++) {
+      int id = id(i);
+      float l = logits[id];
+      if (l != Float.NEGATIVE_INFINITY) {
+        keys[n++] = ((long) ~orderedBits(l) << 32) | id;
+      }
+    }
+    return n;
+  }
+
+  private void unpackKeys(int n) {
+    for (int i = 0; i < n; i++) {
+      ids[i] = (int) keys[i];
+    }
+    size = n;
+    dense = false;
+    sorted = true;
+  }
+
+  private static int orderedBits(float f) {
+    int bits = Float.floatToIntBits(f + 0.0f); // folds -0 into +0 so they tie
+    return bits ^ ((bits >> 31) & 0x7fffffff);
+  }
+}
