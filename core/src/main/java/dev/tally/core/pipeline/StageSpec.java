@@ -1,5 +1,7 @@
 package dev.tally.core.pipeline;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -10,7 +12,8 @@ public final class StageSpec {
 
   public StageSpec(String name, Map<String, Object> params) {
     this.name = Objects.requireNonNull(name, "name");
-    this.params = Map.copyOf(params);
+    // JSON null is a legal value ("use the default"), which Map.copyOf would refuse.
+    this.params = Collections.unmodifiableMap(new LinkedHashMap<>(params));
   }
 
   public static StageSpec of(String name) {

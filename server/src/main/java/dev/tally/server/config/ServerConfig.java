@@ -1,0 +1,82 @@
+package dev.tally.server.config;
+
+import dev.tally.server.transport.ListenAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Everything the server needs to know at start-up. Immutable; built by the CLI from flags, with
+ * {@link #defaults()} for everything left out.
+ *
+ * @param listeners where to accept connections: TCP {@code HOST:PORT} or {@code unix:PATH}
+ * @param samplerThreads threads that sample rows; defaults to the number of cores
+ * @param maxRows the most rows one step may carry
+ * @param maxVocabSize the largest vocabulary accepted
+ * @param maxMessageBytes the largest inbound message; sized so that [maxRows × a 256k vocabulary]
+ *     of float32 fits
+ * @param maxTopLogprobs the most alternatives a row may ask for
+ * @param maxSequencesPerSession the most sequences one Session may hold at once
+ * @param flowControlWindow HTTP/2 window per stream: at least one large step, so a whole step can
+ *     be in flight without waiting for WINDOW_UPDATE
+ * @param shutdownGrace how long in-flight steps may take to finish on shutdown
+ */
+public record ServerConfig(
+    List<ListenAddress> listeners,
+    int samplerThreads,
+    int maxRows,
+    int maxVocabSize,
+    int maxMessageBytes,
+    int maxTopLogprobs,
+    int maxSequencesPerSession,
+    int flowControlWindow,
+    Duration shutdownGrace) {
+
+  public ServerConfig {
+    listeners = List.copyOf(listeners);
+    Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+    if (listeners.isEmpty()) {
+      throw new IllegalArgumentException("at least one listener is needed");
+    }
+    if (samplerThreads < 1 || maxRows < 1 || maxVocabSize < 1 || maxTopLogprobs < 0
+        || maxSequencesPerSession < 1 || maxMessageBytes < 1024 || flowControlWindow < 65535) {
+      throw new IllegalArgumentException("server limits must be positive: " + this);
+    }
+  }
+
+  /** 127.0.0.1:50051, a thread per core, and limits sized for [256 × 262,144] float32 steps. */
+  public static ServerConfig defaults() {
+    return new ServerConfig(
+        List.of(ListenAddress.parse("127.0.0.1:50051")),
+        Runtime.getRuntime().availableProcessors(),
+        256,
+        1 << 20,
+        // [64 × 262,144] float32 is 64 MiB; the slack covers the rest of the message.
+        64 * 1024 * 1024 + 64 * 1024,
+        20,
+        4096,
+        32 * 1024 * 1024,
+        Duration.ofSeconds(10));
+  }
+
+  public ServerConfig withListeners(List<ListenAddress> listeners) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace);
+  }
+
+  public ServerConfig withSamplerThreads(int threads) {
+    return new ServerConfig(listeners, threads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace);
+  }
+
+  public ServerConfig withLimits(int maxRows, int maxVocabSize, int maxMessageBytes,
+      int maxTopLogprobs, int maxSequencesPerSession) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace);
+  }
+
+  public ServerConfig withShutdownGrace(Duration grace) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace);
+  }
+}

@@ -1,0 +1,183 @@
+package dev.tally.server.grpc;
+
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import dev.tally.api.v1.Explanation;
+import dev.tally.api.v1.FinishReason;
+import dev.tally.api.v1.Logits;
+import dev.tally.api.v1.LogprobsMode;
+import dev.tally.api.v1.Order;
+import dev.tally.api.v1.ProcessorSpec;
+import dev.tally.api.v1.SamplingParams;
+import dev.tally.api.v1.StageTrace;
+import dev.tally.api.v1.TokenChoice;
+import dev.tally.api.v1.TokenLogprob;
+import dev.tally.core.engine.RowResult;
+import dev.tally.core.error.TallyException;
+import dev.tally.core.pipeline.SamplingConfig;
+import dev.tally.core.pipeline.StageSpec;
+import dev.tally.core.tensor.DType;
+import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.spi.TokenBias;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Translates between the {@code tally.v1} messages and core's types. No logic of its own. */
+final class ProtoMapper {
+  private ProtoMapper() {}
+
+  static SamplingConfig toConfig(SamplingParams p) {
+    SamplingConfig c = new SamplingConfig()
+        .temperature(p.hasTemperature() ? p.getTemperature() : null)
+        .topK(p.hasTopK() ? p.getTopK() : null)
+        .topP(p.hasTopP() ? p.getTopP() : null)
+        .minP(p.hasMinP() ? p.getMinP() : null)
+        .typicalP(p.hasTypicalP() ? p.getTypicalP() : null)
+        .topNSigma(p.hasTopNSigma() ? p.getTopNSigma() : null)
+        .repetitionPenalty(p.hasRepetitionPenalty() ? p.getRepetitionPenalty() : null)
+        .presencePenalty(p.hasPresencePenalty() ? p.getPresencePenalty() : null)
+        .frequencyPenalty(p.hasFrequencyPenalty() ? p.getFrequencyPenalty() : null)
+        .penaltyLastN(p.hasPenaltyLastN() ? p.getPenaltyLastN() : null)
+        .allowedTokenIds(toArray(p.getAllowedTokenIdsList()))
+        .bannedTokenIds(toArray(p.getBannedTokenIdsList()))
+        .minTokens(Integer.toUnsignedLong(p.getMinTokens()))
+        .eosTokenIds(toArray(p.getEosTokenIdsList()))
+        .stopTokenIds(toArray(p.getStopTokenIdsList()))
+        .seed(p.hasSeed() ? p.getSeed() : null)
+        .topLogprobs(Integer.toUnsignedLong(p.getTopLogprobs()))
+        .processedLogprobs(p.getTopLogprobsMode() == LogprobsMode.LOGPROBS_MODE_PROCESSED)
+        .temperatureLast(p.getOrder() == Order.ORDER_TEMPERATURE_LAST)
+        .processors(toStages(p.getProcessorsList()))
+        .pipeline(toStages(p.getPipelineList()))
+        .explain(p.getExplain());
+    if (p.getLogitBiasCount() > 0) {
+      Map<Integer, Float> bias = p.getLogitBiasMap();
+      int[] ids = new int[bias.size()];
+      float[] values = new float[bias.size()];
+      int i = 0;
+      for (Map.Entry<Integer, Float> e : bias.entrySet()) {
+        ids[i] = e.getKey();
+        values[i++] = e.getValue();
+      }
+      c.logitBias(TokenBias.of(ids, values));
+    }
+    return c;
+  }
+
+  /** Wraps the tensor's bytes without copying them. */
+  static LogitsTensor toTensor(Logits logits) {
+    DType dtype;
+    switch (logits.getDtype()) {
+      case DTYPE_FLOAT32:
+        dtype = DType.FLOAT32;
+        break;
+      case DTYPE_FLOAT16:
+        dtype = DType.FLOAT16;
+        break;
+      case DTYPE_BFLOAT16:
+        dtype = DType.BFLOAT16;
+        break;
+      default:
+        dtype = null;
+    }
+    return LogitsTensor.of(dtype, Integer.toUnsignedLong(logits.getRows()),
+        Integer.toUnsignedLong(logits.getVocabSize()), logits.getData().asReadOnlyByteBuffer());
+  }
+
+  static TokenChoice toChoice(RowResult r) {
+    TokenChoice.Builder b = TokenChoice.newBuilder().setSeed(r.seed());
+    if (r.failed()) {
+      return b.setTokenId(-1).setError(Errors.toStatus(r.error())).build();
+    }
+    b.setTokenId(r.tokenId())
+        .setLogprob(r.logprob())
+        .setProcessedLogprob(r.processedLogprob())
+        .setRank(r.rank())
+        .setFinishReason(toFinish(r.finish()));
+    int[] ids = r.topIds();
+    float[] logprobs = r.topLogprobs();
+    for (int i = 0; i < ids.length; i++) {
+      b.addTopLogprobs(TokenLogprob.newBuilder().setTokenId(ids[i]).setLogprob(logprobs[i]));
+    }
+    if (!r.stages().isEmpty()) {
+      Explanation.Builder e = Explanation.newBuilder().setTopLogitGap(r.topLogitGap());
+      for (RowResult.StageTrace t : r.stages()) {
+        e.addStages(StageTrace.newBuilder()
+            .setName(t.name)
+            .setCandidates(t.candidates)
+            .setEntropy((float) t.entropy)
+            .setChosenProbability((float) t.chosenProbability)
+            .setTopLogitGap(t.topLogitGap));
+      }
+      b.setExplanation(e);
+    }
+    return b.build();
+  }
+
+  /** A failed row that never reached the sampler (e.g. its step was rejected). */
+  static TokenChoice toChoice(TallyException e, long seed) {
+    return TokenChoice.newBuilder().setTokenId(-1).setSeed(seed).setError(Errors.toStatus(e))
+        .build();
+  }
+
+  private static FinishReason toFinish(RowResult.Finish f) {
+    switch (f) {
+      case EOS_TOKEN:
+        return FinishReason.FINISH_REASON_EOS_TOKEN;
+      case STOP_TOKEN:
+        return FinishReason.FINISH_REASON_STOP_TOKEN;
+      default:
+        return FinishReason.FINISH_REASON_NONE;
+    }
+  }
+
+  static int[] toArray(List<Integer> ids) {
+    int[] out = new int[ids.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = ids.get(i);
+    }
+    return out;
+  }
+
+  private static List<StageSpec> toStages(List<ProcessorSpec> specs) {
+    List<StageSpec> out = new ArrayList<>(specs.size());
+    for (ProcessorSpec s : specs) {
+      out.add(new StageSpec(s.getName(), toMap(s.getParams())));
+    }
+    return out;
+  }
+
+  /** JSON values as plain Java: null, Double, String, Boolean, List and Map. */
+  static Map<String, Object> toMap(Struct struct) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (Map.Entry<String, Value> e : struct.getFieldsMap().entrySet()) {
+      out.put(e.getKey(), toJava(e.getValue()));
+    }
+    return out;
+  }
+
+  private static Object toJava(Value v) {
+    switch (v.getKindCase()) {
+      case NUMBER_VALUE:
+        return v.getNumberValue();
+      case STRING_VALUE:
+        return v.getStringValue();
+      case BOOL_VALUE:
+        return v.getBoolValue();
+      case STRUCT_VALUE:
+        return toMap(v.getStructValue());
+      case LIST_VALUE:
+        ListValue list = v.getListValue();
+        List<Object> out = new ArrayList<>(list.getValuesCount());
+        for (Value item : list.getValuesList()) {
+          out.add(toJava(item));
+        }
+        return out;
+      default:
+        return null;
+    }
+  }
+}

@@ -1,0 +1,258 @@
+package dev.tally.server.grpc;
+
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import dev.tally.api.v1.DType;
+import dev.tally.api.v1.GetServerInfoRequest;
+import dev.tally.api.v1.Limits;
+import dev.tally.api.v1.ListProcessorsRequest;
+import dev.tally.api.v1.ListProcessorsResponse;
+import dev.tally.api.v1.ParamInfo;
+import dev.tally.api.v1.PluginInfo;
+import dev.tally.api.v1.ProcessorInfo;
+import dev.tally.api.v1.ProcessorKind;
+import dev.tally.api.v1.SampleRequest;
+import dev.tally.api.v1.SampleResponse;
+import dev.tally.api.v1.SamplerGrpc;
+import dev.tally.api.v1.SamplingParams;
+import dev.tally.api.v1.ServerInfo;
+import dev.tally.api.v1.SessionRequest;
+import dev.tally.api.v1.SessionResponse;
+import dev.tally.api.v1.TokenHistory;
+import dev.tally.core.TallyVersion;
+import dev.tally.core.engine.RowResult;
+import dev.tally.core.engine.TokenLog;
+import dev.tally.core.error.TallyException;
+import dev.tally.core.pipeline.Chain;
+import dev.tally.core.pipeline.ChainCompiler;
+import dev.tally.core.registry.ProcessorRegistry;
+import dev.tally.core.registry.RegisteredFactory;
+import dev.tally.core.registry.StageKind;
+import dev.tally.core.session.SessionState;
+import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.server.config.ServerConfig;
+import dev.tally.server.exec.RowJob;
+import dev.tally.server.exec.SamplerPool;
+import dev.tally.spi.ParamSpec;
+import dev.tally.spi.SpiVersion;
+import dev.tally.spi.TallyPlugin;
+import dev.tally.spi.TokenBias;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import jakarta.inject.Inject;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code tally.v1.Sampler} service. Handlers only parse, validate and dispatch: rows are
+ * sampled on the {@link SamplerPool}, and the response is sent from there.
+ */
+public final class SamplerService implements SamplerGrpc.AsyncService {
+  private static final Logger log = LoggerFactory.getLogger(SamplerService.class);
+
+  private final ServerConfig config;
+  private final ProcessorRegistry registry;
+  private final ChainCompiler compiler;
+  private final SamplerPool pool;
+  private final SessionTracker sessions;
+  private final ServerInfoSource info;
+  private final StepLimits limits;
+  private final LongSupplier seeds;
+
+  @Inject
+  SamplerService(ServerConfig config, ProcessorRegistry registry, SamplerPool pool,
+      SessionTracker sessions, ServerInfoSource info) {
+    this.config = config;
+    this.registry = registry;
+    this.compiler = new ChainCompiler(registry, config.maxTopLogprobs());
+    this.pool = pool;
+    this.sessions = sessions;
+    this.info = info;
+    this.limits = new StepLimits(config.maxRows(), config.maxVocabSize());
+    SecureRandom random = new SecureRandom();
+    this.seeds = random::nextLong;
+  }
+
+  @Override
+  public void sample(SampleRequest request, StreamObserver<SampleResponse> out) {
+    LogitsTensor logits;
+    RowJob[] jobs;
+    try {
+      if (!request.hasLogits()) {
+        throw new TallyException(dev.tally.core.error.ErrorCode.INVALID_TENSOR, "logits",
+            "logits is required");
+      }
+      limits.check(request.getLogits());
+      logits = ProtoMapper.toTensor(request.getLogits());
+      jobs = rowJobs(request, logits);
+    } catch (TallyException e) {
+      out.onError(Errors.toException(e));
+      return;
+    }
+    pool.sample(logits, jobs).whenComplete((results, error) -> {
+      if (error != null) {
+        log.error("Sample failed", error);
+        out.onError(Errors.toException(Errors.internal(error)));
+        return;
+      }
+      SampleResponse.Builder response = SampleResponse.newBuilder();
+      for (RowResult r : results) {
+        response.addChoices(ProtoMapper.toChoice(r));
+      }
+      out.onNext(response.build());
+      out.onCompleted();
+    });
+  }
+
+  /** Compiles each row's chain and history; every error is found before any row runs. */
+  private RowJob[] rowJobs(SampleRequest request, LogitsTensor logits) {
+    int rows = logits.rows();
+    int paramCount = request.getParamsCount();
+    if (paramCount != 1 && paramCount != rows) {
+      throw TallyException.invalidParams("params", "params must have 1 entry (for all rows) or one"
+          + " per row (" + rows + "), got " + paramCount);
+    }
+    int historyCount = request.getHistoriesCount();
+    if (historyCount != 0 && historyCount != rows) {
+      throw TallyException.invalidParams("histories",
+          "histories must be empty or have one entry per row (" + rows + "), got " + historyCount);
+    }
+    Chain[] chains = new Chain[paramCount];
+    for (int i = 0; i < paramCount; i++) {
+      SamplingParams p = request.getParams(i);
+      try {
+        chains[i] = compiler.compile(ProtoMapper.toConfig(p));
+        chains[i].checkVocabulary(logits.vocabSize());
+      } catch (TallyException e) {
+        throw e.under("params[" + i + "]");
+      }
+    }
+    RowJob[] jobs = new RowJob[rows];
+    for (int row = 0; row < rows; row++) {
+      Chain chain = chains[paramCount == 1 ? 0 : row];
+      TokenLog history = historyCount == 0 ? TokenLog.empty()
+          : history(request.getHistories(row), row, logits.vocabSize());
+      long seed = chain.seed() != null ? chain.seed() : seeds.getAsLong();
+      jobs[row] = new RowJob(chain, history, seed);
+    }
+    return jobs;
+  }
+
+  private static TokenLog history(TokenHistory h, int row, int vocabSize) {
+    String field = "histories[" + row + "]";
+    TokenLog log;
+    try {
+      log = TokenLog.of(ProtoMapper.toArray(h.getPromptTokenIdsList()),
+          ProtoMapper.toArray(h.getOutputTokenIdsList()));
+    } catch (IllegalArgumentException e) {
+      throw TallyException.invalidParams(field, field + ": " + e.getMessage());
+    }
+    if (log.maxTokenId() >= vocabSize) {
+      throw TallyException.invalidParams(field, field + " holds token id " + log.maxTokenId()
+          + ", outside the vocabulary of " + vocabSize);
+    }
+    return log;
+  }
+
+  @Override
+  public StreamObserver<SessionRequest> session(StreamObserver<SessionResponse> out) {
+    SessionCall call = new SessionCall((ServerCallStreamObserver<SessionResponse>) out,
+        new SessionState(compiler, config.maxSequencesPerSession(), seeds), pool, limits,
+        sessions);
+    call.start();
+    return call;
+  }
+
+  @Override
+  public void listProcessors(ListProcessorsRequest request,
+      StreamObserver<ListProcessorsResponse> out) {
+    ListProcessorsResponse.Builder response = ListProcessorsResponse.newBuilder();
+    for (RegisteredFactory f : registry.all()) {
+      ProcessorInfo.Builder p = ProcessorInfo.newBuilder()
+          .setName(f.name())
+          .setKind(f.kind() == StageKind.SELECTOR ? ProcessorKind.SELECTOR : ProcessorKind.PROCESSOR)
+          .setDescription(f.description())
+          .setPlugin(f.plugin())
+          .setVersion(f.pluginVersion());
+      for (ParamSpec spec : f.params()) {
+        p.addParams(paramInfo(spec));
+      }
+      response.addProcessors(p);
+    }
+    out.onNext(response.build());
+    out.onCompleted();
+  }
+
+  private static ParamInfo paramInfo(ParamSpec spec) {
+    ParamInfo.Builder b = ParamInfo.newBuilder()
+        .setName(spec.name())
+        .setType(spec.type().wireName())
+        .setDescription(spec.description())
+        .setRequired(spec.required())
+        .addAllAllowedValues(spec.allowedValues());
+    if (spec.defaultValue() != null) {
+      b.setDefaultValue(toValue(spec.defaultValue()));
+    }
+    if (spec.minimum() != null) {
+      b.setMinimum(spec.minimum());
+    }
+    if (spec.maximum() != null) {
+      b.setMaximum(spec.maximum());
+    }
+    return b.build();
+  }
+
+  private static Value toValue(Object v) {
+    if (v instanceof Boolean) {
+      return Value.newBuilder().setBoolValue((Boolean) v).build();
+    }
+    if (v instanceof Number) {
+      return Value.newBuilder().setNumberValue(((Number) v).doubleValue()).build();
+    }
+    if (v instanceof int[]) {
+      ListValue.Builder list = ListValue.newBuilder();
+      for (int x : (int[]) v) {
+        list.addValues(Value.newBuilder().setNumberValue(x));
+      }
+      return Value.newBuilder().setListValue(list).build();
+    }
+    if (v instanceof TokenBias) {
+      TokenBias bias = (TokenBias) v;
+      Struct.Builder s = Struct.newBuilder();
+      for (int i = 0; i < bias.size(); i++) {
+        s.putFields(Integer.toString(bias.tokenId(i)),
+            Value.newBuilder().setNumberValue(bias.bias(i)).build());
+      }
+      return Value.newBuilder().setStructValue(s).build();
+    }
+    return Value.newBuilder().setStringValue(String.valueOf(v)).build();
+  }
+
+  @Override
+  public void getServerInfo(GetServerInfoRequest request, StreamObserver<ServerInfo> out) {
+    ServerInfo.Builder b = ServerInfo.newBuilder()
+        .setVersion(TallyVersion.get())
+        .addAllDtypes(List.of(DType.DTYPE_FLOAT32, DType.DTYPE_FLOAT16, DType.DTYPE_BFLOAT16))
+        .setLimits(Limits.newBuilder()
+            .setMaxRows(config.maxRows())
+            .setMaxVocabSize(config.maxVocabSize())
+            .setMaxMessageBytes(config.maxMessageBytes())
+            .setMaxTopLogprobs(config.maxTopLogprobs())
+            .setMaxSequencesPerSession(config.maxSequencesPerSession()))
+        .addAllTransports(info.transports())
+        .setSpiVersion(SpiVersion.CURRENT)
+        .setActiveSessions(sessions.size());
+    for (TallyPlugin plugin : registry.plugins()) {
+      b.addPlugins(PluginInfo.newBuilder()
+          .setName(plugin.name())
+          .setVersion(plugin.version())
+          .addAllProcessors(ProcessorRegistry.namesOf(plugin)));
+    }
+    out.onNext(b.build());
+    out.onCompleted();
+  }
+}

@@ -1,0 +1,211 @@
+package dev.tally.server.grpc;
+
+import dev.tally.api.v1.Logits;
+import dev.tally.api.v1.Sequence;
+import dev.tally.api.v1.SequenceTokens;
+import dev.tally.api.v1.SessionRequest;
+import dev.tally.api.v1.SessionResponse;
+import dev.tally.core.engine.RowResult;
+import dev.tally.core.error.TallyException;
+import dev.tally.core.session.AppendedTokens;
+import dev.tally.core.session.SequenceSpec;
+import dev.tally.core.session.SessionState;
+import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.server.exec.RowJob;
+import dev.tally.server.exec.SamplerPool;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One {@code Session} stream: a model server's decode loop.
+ *
+ * <p>Steps run strictly one after another: the next request is asked for ({@code request(1)})
+ * only once the current step has been answered, so the transport holds back the sender and
+ * exactly one response goes out per request, in order. A bad step is answered with {@code
+ * SessionResponse.error} and changes nothing; a bad row fails alone. The session's sequences are
+ * freed when the stream ends in any way: half-close, cancel, disconnect or shutdown.
+ */
+final class SessionCall implements StreamObserver<SessionRequest> {
+  private static final Logger log = LoggerFactory.getLogger(SessionCall.class);
+
+  private final ServerCallStreamObserver<SessionResponse> out;
+  private final SessionState state;
+  private final SamplerPool pool;
+  private final StepLimits limits;
+  private final SessionTracker tracker;
+
+  // Guarded by this: the stream may be closed from a sampler thread, a gRPC thread or shutdown.
+  private boolean stepInFlight;
+  private boolean halfClosed;
+  private boolean draining;
+  private boolean closed;
+
+  SessionCall(ServerCallStreamObserver<SessionResponse> out, SessionState state, SamplerPool pool,
+      StepLimits limits, SessionTracker tracker) {
+    this.out = out;
+    this.state = state;
+    this.pool = pool;
+    this.limits = limits;
+    this.tracker = tracker;
+  }
+
+  /** Wires flow control and cancellation, then asks for the first step. */
+  void start() {
+    out.disableAutoRequest();
+    out.setOnCancelHandler(this::cancelled);
+    tracker.opened(this);
+    out.request(1);
+  }
+
+  @Override
+  public void onNext(SessionRequest request) {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      stepInFlight = true;
+    }
+    long stepId = request.getStepId();
+    SessionState.Sequence[] rows;
+    LogitsTensor logits;
+    try {
+      logits = request.hasLogits() ? toTensor(request.getLogits()) : null;
+      int rowCount = logits == null ? 0 : logits.rows();
+      rows = state.apply(added(request.getAddedList()), toLongs(request.getRemovedList()),
+          appended(request.getAppendedList()), toLongs(request.getRowSequenceIdsList()), rowCount);
+    } catch (TallyException e) {
+      finishStep(SessionResponse.newBuilder().setStepId(stepId).setError(Errors.toStatus(e))
+          .build());
+      return;
+    } catch (RuntimeException e) {
+      log.error("session step {} failed", stepId, e);
+      finishStep(SessionResponse.newBuilder().setStepId(stepId)
+          .setError(Errors.toStatus(Errors.internal(e))).build());
+      return;
+    }
+    if (rows.length == 0) {
+      finishStep(SessionResponse.newBuilder().setStepId(stepId).build());
+      return;
+    }
+    RowJob[] jobs = new RowJob[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed());
+    }
+    pool.sample(logits, jobs).whenComplete((results, error) -> {
+      SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
+      if (error != null) {
+        log.error("session step {} failed", stepId, error);
+        response.setError(Errors.toStatus(Errors.internal(error)));
+      } else {
+        for (int i = 0; i < results.length; i++) {
+          RowResult r = results[i];
+          if (!r.failed()) {
+            rows[i].history().append(r.tokenId()); // the chosen token joins its sequence
+          }
+          response.addChoices(ProtoMapper.toChoice(r));
+        }
+      }
+      finishStep(response.build());
+    });
+  }
+
+  private LogitsTensor toTensor(Logits logits) {
+    limits.check(logits);
+    return ProtoMapper.toTensor(logits);
+  }
+
+  /** Answers the step, then asks for the next one or ends the stream. */
+  private void finishStep(SessionResponse response) {
+    boolean end;
+    synchronized (this) {
+      stepInFlight = false;
+      if (closed) {
+        return;
+      }
+      out.onNext(response);
+      end = halfClosed || draining;
+      if (end) {
+        closeLocked(draining && !halfClosed);
+      }
+    }
+    if (!end) {
+      out.request(1);
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    release(); // the client went away; nothing to answer
+  }
+
+  @Override
+  public synchronized void onCompleted() {
+    halfClosed = true;
+    if (!stepInFlight && !closed) {
+      closeLocked(false);
+    }
+  }
+
+  /** Shutdown: end after the step in flight, if any. */
+  synchronized void drain() {
+    draining = true;
+    if (!stepInFlight && !closed) {
+      closeLocked(true);
+    }
+  }
+
+  private void cancelled() {
+    release();
+  }
+
+  private void closeLocked(boolean unavailable) {
+    closed = true;
+    if (unavailable) {
+      out.onError(Status.UNAVAILABLE.withDescription("the server is shutting down").asRuntimeException());
+    } else {
+      out.onCompleted();
+    }
+    releaseLocked();
+  }
+
+  private synchronized void release() {
+    closed = true;
+    releaseLocked();
+  }
+
+  private void releaseLocked() {
+    state.clear();
+    tracker.closed(this);
+  }
+
+  private static List<SequenceSpec> added(List<Sequence> sequences) {
+    List<SequenceSpec> out = new ArrayList<>(sequences.size());
+    for (Sequence s : sequences) {
+      out.add(new SequenceSpec(s.getId(), ProtoMapper.toConfig(s.getParams()),
+          ProtoMapper.toArray(s.getPromptTokenIdsList()),
+          ProtoMapper.toArray(s.getOutputTokenIdsList())));
+    }
+    return out;
+  }
+
+  private static List<AppendedTokens> appended(List<SequenceTokens> tokens) {
+    List<AppendedTokens> out = new ArrayList<>(tokens.size());
+    for (SequenceTokens t : tokens) {
+      out.add(new AppendedTokens(t.getSequenceId(), ProtoMapper.toArray(t.getTokenIdsList())));
+    }
+    return out;
+  }
+
+  private static long[] toLongs(List<Long> ids) {
+    long[] out = new long[ids.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = ids.get(i);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,21 @@
+package dev.tally.server.grpc;
+
+import dev.tally.api.v1.Logits;
+import dev.tally.core.error.ErrorCode;
+import dev.tally.core.error.TallyException;
+
+/** The per-step limits of the server, checked before a tensor is looked at. */
+record StepLimits(int maxRows, int maxVocabSize) {
+  void check(Logits logits) {
+    long rows = Integer.toUnsignedLong(logits.getRows());
+    long vocab = Integer.toUnsignedLong(logits.getVocabSize());
+    if (rows > maxRows) {
+      throw new TallyException(ErrorCode.LIMIT_EXCEEDED, "logits.rows", "logits.rows is " + rows
+          + "; this server's limit (max_rows) is " + maxRows);
+    }
+    if (vocab > maxVocabSize) {
+      throw new TallyException(ErrorCode.LIMIT_EXCEEDED, "logits.vocab_size", "logits.vocab_size is "
+          + vocab + "; this server's limit (max_vocab_size) is " + maxVocabSize);
+    }
+  }
+}

@@ -1,0 +1,330 @@
+package dev.tally.spi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+final class CandidatesTest {
+  private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+  /** The candidate list as token ids, in list order, -inf entries included. */
+  private static int[] list(Candidates c) {
+    int[] out = new int[c.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = c.id(i);
+    }
+    return out;
+  }
+
+  /** Reference canonical order: logit descending (-0.0 == 0.0), then id ascending; -inf dropped. */
+  private static int[] canonical(float[] logits, int[] ids) {
+    List<Integer> kept = new ArrayList<>();
+    for (int id : ids) {
+      if (logits[id] != NEG_INF) {
+        kept.add(id);
+      }
+    }
+    // 0.0 - x folds -0.0 into 0.0, so signed zeros tie as the canonical order demands.
+    kept.sort(Comparator.<Integer>comparingDouble(id -> 0.0 - logits[id])
+        .thenComparingInt(id -> id));
+    return kept.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  private static int[] range(int n) {
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = i;
+    }
+    return ids;
+  }
+
+  @Test
+  void startsDenseWithTheWholeVocabulary() {
+    Candidates c = Candidates.of(1f, 2f, 3f);
+    assertThat(c.vocabSize()).isEqualTo(3);
+    assertThat(c.size()).isEqualTo(3);
+    assertThat(c.isDense()).isTrue();
+    assertThat(c.isSorted()).isFalse();
+    assertThat(list(c)).containsExactly(0, 1, 2);
+    assertThat(c.logit(2)).isEqualTo(3f);
+  }
+
+  @Test
+  void keepTopKeepsExactlyKWithTiesToTheLowerId() {
+    float[] logits = {1f, 3f, 3f, 2f, 3f, 0f};
+    int[][] expected = {{1}, {1, 2}, {1, 2, 4}, {1, 2, 4, 3}, {1, 2, 4, 3, 0}};
+    for (int k = 1; k <= expected.length; k++) {
+      Candidates c = Candidates.of(logits);
+      c.keepTop(k);
+      assertThat(list(c)).as("k=%d", k).containsExactly(expected[k - 1]);
+      assertThat(c.isSorted()).isTrue();
+      assertThat(c.isDense()).isFalse();
+    }
+  }
+
+  @Test
+  void keepTopIgnoresNegativeInfinityAndKeepsFewerWhenFewerAreFinite() {
+    Candidates c = Candidates.of(NEG_INF, 5f, NEG_INF, 4f);
+    c.keepTop(3);
+    assertThat(list(c)).containsExactly(1, 3);
+    assertThat(c.count()).isEqualTo(2);
+  }
+
+  @Test
+  void keepTopRejectsNonPositiveK() {
+    Candidates c = Candidates.of(1f, 2f);
+    assertThatThrownBy(() -> c.keepTop(0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> c.keepTop(-1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void keepTopMatchesAFullSortOnRandomRowsWithManyTies() {
+    for (int seed = 0; seed < 300; seed++) {
+      Random rnd = new Random(seed);
+      int n = 1 + rnd.nextInt(400);
+      float[] logits = new float[n];
+      for (int i = 0; i < n; i++) {
+        // Few distinct values, negatives, signed zeros and -inf: ties everywhere.
+        int kind = rnd.nextInt(10);
+        logits[i] = kind == 0 ? NEG_INF : kind == 1 ? -0.0f : (rnd.nextInt(9) - 4) * 0.5f;
+      }
+      int[] reference = canonical(logits, range(n));
+      int k = 1 + rnd.nextInt(n + 2);
+      Candidates c = Candidates.of(logits);
+      c.keepTop(k);
+      int expectedSize = Math.min(k, reference.length);
+      assertThat(list(c)).as("seed %d, n=%d, k=%d", seed, n, k)
+          .containsExactly(java.util.Arrays.copyOf(reference, expectedSize));
+    }
+  }
+
+  @Test
+  void keepTopOnANonDenseListOnlyConsidersListedTokens() {
+    Candidates c = Candidates.of(9f, 1f, 8f, 2f, 7f);
+    c.retain(new int[] {1, 3, 4}, 3, false);
+    c.keepTop(2);
+    assertThat(list(c)).containsExactly(4, 3);
+  }
+
+  @Test
+  void sortPutsSignedZerosTogetherAndBreaksTheTieById() {
+    Candidates c = Candidates.of(-0.0f, 0.0f, -0.0f, 1f, NEG_INF, -1f, 0.0f);
+    c.sort();
+    assertThat(list(c)).containsExactly(3, 0, 1, 2, 6, 5);
+    assertThat(c.isSorted()).isTrue();
+  }
+
+  @Test
+  void sortOrdersTheWholeFloatRange() {
+    float[] logits = {-Float.MAX_VALUE, Float.MAX_VALUE, -Float.MIN_VALUE, Float.MIN_VALUE, -1.5f,
+        -0.5f, 0.5f, 1e-30f, -1e30f, NEG_INF, 100f, -100f, Float.MIN_NORMAL, -Float.MIN_NORMAL};
+    Candidates c = Candidates.of(logits);
+    c.sort();
+    assertThat(list(c)).containsExactly(1, 10, 6, 7, 12, 3, 2, 13, 5, 4, 11, 8, 0);
+    assertThat(list(c)).containsExactly(canonical(logits, range(logits.length)));
+  }
+
+  @Test
+  void sortMatchesTheReferenceOnRandomRows() {
+    for (int seed = 0; seed < 100; seed++) {
+      Random rnd = new Random(1000 + seed);
+      int n = 1 + rnd.nextInt(1000);
+      float[] logits = new float[n];
+      for (int i = 0; i < n; i++) {
+        logits[i] = rnd.nextInt(20) == 0 ? NEG_INF : (float) (rnd.nextGaussian() * 3);
+      }
+      Candidates c = Candidates.of(logits);
+      c.sort();
+      assertThat(list(c)).as("seed %d", seed).containsExactly(canonical(logits, range(n)));
+    }
+  }
+
+  @Test
+  void sortIsSkippedWhenAlreadySortedAndRedoneAfterSetLogit() {
+    Candidates c = Candidates.of(1f, 2f, 3f);
+    c.sort();
+    assertThat(list(c)).containsExactly(2, 1, 0);
+    c.setLogit(0, 10f);
+    assertThat(c.isSorted()).isFalse();
+    c.sort();
+    assertThat(list(c)).containsExactly(0, 2, 1);
+    c.remove(2);
+    assertThat(c.isSorted()).isFalse();
+    c.sort();
+    assertThat(list(c)).containsExactly(0, 1);
+  }
+
+  @Test
+  void orderPreservedOnlyKeepsAnExistingSortedState() {
+    Candidates c = Candidates.of(1f, 2f);
+    c.orderPreserved(true);
+    assertThat(c.isSorted()).isFalse();
+    c.sort();
+    c.orderPreserved(true);
+    assertThat(c.isSorted()).isTrue();
+    c.orderPreserved(false);
+    assertThat(c.isSorted()).isFalse();
+  }
+
+  @Test
+  void retainAtLeastKeepsListOrderAndIsInclusive() {
+    Candidates c = Candidates.of(3f, 1f, 2f, NEG_INF, 2f, 0.5f);
+    c.retainAtLeast(2f);
+    assertThat(list(c)).containsExactly(0, 2, 4);
+    assertThat(c.isDense()).isFalse();
+
+    Candidates sorted = Candidates.of(3f, 1f, 2f, NEG_INF, 2f, 0.5f);
+    sorted.sort();
+    sorted.retainAtLeast(1f);
+    assertThat(list(sorted)).containsExactly(0, 2, 4, 1);
+    assertThat(sorted.isSorted()).isTrue();
+  }
+
+  @Test
+  void retainAtLeastWithNanKeepsNothingAndMinusInfinityKeepsEverything() {
+    Candidates c = Candidates.of(3f, 1f, 2f);
+    c.retainAtLeast(Float.NaN);
+    assertThat(c.size()).isZero();
+    assertThat(c.count()).isZero();
+    assertThat(c.maxLogit()).isEqualTo(NEG_INF);
+
+    Candidates all = Candidates.of(3f, NEG_INF, 2f);
+    all.retainAtLeast(NEG_INF);
+    assertThat(list(all)).containsExactly(0, 1, 2);
+  }
+
+  @Test
+  void compactDropsNegativeInfinityAndMaterialisesTheList() {
+    Candidates c = Candidates.of(NEG_INF, 1f, NEG_INF, 2f, 0f);
+    c.compact();
+    assertThat(c.isDense()).isFalse();
+    assertThat(list(c)).containsExactly(1, 3, 4);
+    c.remove(3);
+    c.compact();
+    assertThat(list(c)).containsExactly(1, 4);
+  }
+
+  @Test
+  void truncateKeepsAPrefix() {
+    Candidates dense = Candidates.of(1f, 2f, 3f, 4f);
+    dense.truncate(2);
+    assertThat(dense.isDense()).isFalse();
+    assertThat(list(dense)).containsExactly(0, 1);
+
+    Candidates sorted = Candidates.of(1f, 2f, 3f, 4f);
+    sorted.sort();
+    sorted.truncate(3);
+    assertThat(list(sorted)).containsExactly(3, 2, 1);
+    sorted.truncate(0);
+    assertThat(sorted.size()).isZero();
+
+    Candidates c = Candidates.of(1f, 2f);
+    assertThatThrownBy(() -> c.truncate(3)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> c.truncate(-1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void retainReplacesTheListAndTakesTheSortedFlag() {
+    Candidates c = Candidates.of(1f, 2f, 3f, 4f);
+    int[] ids = {3, 1, 99};
+    c.retain(ids, 2, true);
+    assertThat(list(c)).containsExactly(3, 1);
+    assertThat(c.isSorted()).isTrue();
+    assertThat(c.maxLogit()).isEqualTo(4f);
+    ids[0] = 0; // the list was copied
+    assertThat(c.id(0)).isEqualTo(3);
+
+    c.retain(new int[] {2}, 1, false);
+    assertThat(c.isSorted()).isFalse();
+    assertThatThrownBy(() -> c.retain(new int[5], 5, false))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void countAndMaxLogitSkipNegativeInfinity() {
+    Candidates c = Candidates.of(NEG_INF, -3f, NEG_INF, -7f);
+    assertThat(c.count()).isEqualTo(2);
+    assertThat(c.maxLogit()).isEqualTo(-3f);
+    c.retain(new int[] {0, 2, 3}, 3, false);
+    assertThat(c.count()).isEqualTo(1);
+    assertThat(c.maxLogit()).isEqualTo(-7f);
+    c.remove(3);
+    assertThat(c.count()).isZero();
+    assertThat(c.maxLogit()).isEqualTo(NEG_INF);
+    assertThat(c.logSumExp()).isEqualTo(Double.NEGATIVE_INFINITY);
+  }
+
+  @Test
+  void logSumExpMatchesADoubleReference() {
+    for (int seed = 0; seed < 50; seed++) {
+      Random rnd = new Random(seed);
+      int n = 1 + rnd.nextInt(5000);
+      float[] logits = new float[n];
+      for (int i = 0; i < n; i++) {
+        logits[i] = rnd.nextInt(10) == 0 ? NEG_INF : (float) (rnd.nextGaussian() * 10 + 50);
+      }
+      if (logits[0] == NEG_INF) {
+        logits[0] = 1f;
+      }
+      // Reference: ascending-sorted terms, pairwise-safe log(Σ exp) via log1p accumulation.
+      double[] finite = java.util.stream.IntStream.range(0, n).filter(i -> logits[i] != NEG_INF)
+          .mapToDouble(i -> logits[i]).sorted().toArray();
+      double ref = finite[0];
+      for (int i = 1; i < finite.length; i++) {
+        double a = Math.max(ref, finite[i]);
+        double b = Math.min(ref, finite[i]);
+        ref = a + Math.log1p(Math.exp(b - a));
+      }
+      Candidates c = Candidates.of(logits);
+      assertThat(c.logSumExp()).as("seed %d", seed).isCloseTo(ref, within(1e-9));
+      c.keepTop(Math.max(1, n / 3));
+      double top = 0;
+      double max = c.maxLogit();
+      for (int i = 0; i < c.size(); i++) {
+        top += Math.exp(c.logit(c.id(i)) - max);
+      }
+      assertThat(c.logSumExp()).isCloseTo(max + Math.log(top), within(1e-12));
+    }
+  }
+
+  @Test
+  void logSumExpDoesNotOverflowForLargeLogits() {
+    Candidates c = Candidates.of(1000f, 1000f, NEG_INF);
+    assertThat(c.logSumExp()).isCloseTo(1000 + Math.log(2), within(1e-9));
+    Candidates tiny = Candidates.of(-1000f);
+    assertThat(tiny.logSumExp()).isEqualTo(-1000.0);
+  }
+
+  @Test
+  void resetReusesArraysForASmallerRow() {
+    Candidates c = Candidates.of(5f, 4f, 3f, 2f, 1f);
+    c.keepTop(2);
+    c.reset(3);
+    c.logits()[0] = 1f;
+    c.logits()[1] = 2f;
+    c.logits()[2] = 0f;
+    assertThat(c.isDense()).isTrue();
+    assertThat(c.isSorted()).isFalse();
+    assertThat(c.size()).isEqualTo(3);
+    assertThat(c.count()).isEqualTo(3);
+    assertThat(c.maxLogit()).isEqualTo(2f);
+    c.sort();
+    assertThat(list(c)).containsExactly(1, 0, 2);
+  }
+
+  @Test
+  void scratchArraysAreAtLeastTheRequestedSize() {
+    Candidates c = Candidates.of(new float[10]);
+    assertThat(c.scratchInts(3).length).isGreaterThanOrEqualTo(10);
+    assertThat(c.scratchInts(25).length).isGreaterThanOrEqualTo(25);
+    assertThat(c.scratchFloats(11).length).isGreaterThanOrEqualTo(11);
+    assertThat(c.scratchLongs(12).length).isGreaterThanOrEqualTo(12);
+    assertThat(c.scratchInts(5)).isSameAs(c.scratchInts(25));
+  }
+}
