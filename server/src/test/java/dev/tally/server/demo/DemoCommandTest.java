@@ -1,0 +1,45 @@
+package dev.tally.server.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** {@code tally demo} end to end: a real server on a Unix socket and the n-gram model's loop. */
+final class DemoCommandTest {
+  @Test
+  void printsEverySettingAndIsReproducible() {
+    String first = run("--tokens", "15", "--seed", "3");
+    String second = run("--tokens", "15", "--seed", "3");
+
+    assertThat(first).contains("== greedy (temperature 0)", "== temperature 0.7, top_p 0.9",
+        "== temperature 0.7, top_p 0.9, repetition_penalty 1.3", "== temperature 1.5",
+        "mean logprob", "first tokens, with raw logprob and rank");
+    assertThat(first).contains("through one Session");
+    // Same seed, same model: the same text (the socket path and timing lines differ).
+    assertThat(textOnly(first)).isEqualTo(textOnly(second));
+    // Greedy decoding is rank 1 at every step.
+    String greedy = first.substring(first.indexOf("== greedy"), first.indexOf("== temperature 0.7"));
+    assertThat(greedy).doesNotContainPattern("#[2-9]");
+  }
+
+  private static String textOnly(String output) {
+    return output.substring(output.indexOf("== greedy"), output.lastIndexOf("sequences in one"));
+  }
+
+  private static String run(String... args) {
+    PrintStream original = System.out;
+    ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+      int exit = new CommandLine(new DemoCommand()).execute(args);
+      assertThat(exit).isZero();
+    } finally {
+      System.setOut(original);
+    }
+    return buffer.toString(StandardCharsets.UTF_8);
+  }
+}
