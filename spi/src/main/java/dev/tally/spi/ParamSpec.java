@@ -161,8 +161,11 @@ public final class ParamSpec {
     return allowedValues;
   }
 
-  /** Whether {@code value} lies within the declared range. */
+  /** Whether {@code value} lies within the declared range; NaN never does, bounded or not. */
   public boolean inRange(double value) {
+    if (Double.isNaN(value)) {
+      return false; // every comparison with NaN is false, so the checks below would let it through
+    }
     if (minimum != null && (minimumInclusive ? value < minimum : value <= minimum)) {
       return false;
     }

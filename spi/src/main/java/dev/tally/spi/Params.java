@@ -1,5 +1,6 @@
 package dev.tally.spi;
 
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 
@@ -24,6 +25,7 @@ public final class Params {
    * {@code Long}, {@code Double}, {@code String}, {@code int[]} or {@link TokenBias}.
    */
   public static Params of(Map<String, ?> values) {
+    Map<String, Object> copy = new HashMap<>();
     for (Map.Entry<String, ?> e : values.entrySet()) {
       Object v = e.getValue();
       if (!(v instanceof Boolean || v instanceof Long || v instanceof Double || v instanceof String
@@ -31,8 +33,11 @@ public final class Params {
         throw new IllegalArgumentException("parameter " + e.getKey() + " has an unsupported value "
             + (v == null ? "null" : v.getClass().getName()));
       }
+      // Arrays are the one mutable value type: copy them, or the caller could change validated
+      // parameters after the fact.
+      copy.put(e.getKey(), v instanceof int[] ? ((int[]) v).clone() : v);
     }
-    return values.isEmpty() ? EMPTY : new Params(Map.copyOf(values));
+    return copy.isEmpty() ? EMPTY : new Params(Map.copyOf(copy));
   }
 
   /** No parameters. */

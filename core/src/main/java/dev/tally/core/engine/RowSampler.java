@@ -117,7 +117,7 @@ public final class RowSampler {
   private void apply(Stage stage, int row) {
     try {
       stage.processor().apply(candidates, context);
-    } catch (RuntimeException e) {
+    } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
       throw failed(stage, row, e);
     }
   }
@@ -130,7 +130,7 @@ public final class RowSampler {
     int chosen;
     try {
       chosen = stage.selector().select(candidates, context);
-    } catch (RuntimeException e) {
+    } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
       throw failed(stage, row, e);
     }
     if (chosen < 0 || chosen >= vocab || !isCandidate(chosen)) {
@@ -141,7 +141,14 @@ public final class RowSampler {
     return chosen;
   }
 
-  private static TallyException failed(Stage stage, int row, RuntimeException e) {
+  /**
+   * A stage's failure as the row's error. Plugin code may throw more than RuntimeExceptions: a
+   * class missing from its jar (LinkageError), a failed assert, runaway recursion, or a checked
+   * exception a JVM language threw without declaring it. All of them fail only this row (DESIGN
+   * §4); the server would otherwise fail the whole batch or, for a checked exception, lose the
+   * worker and never answer. Other VirtualMachineErrors (out of memory) still propagate.
+   */
+  private static TallyException failed(Stage stage, int row, Throwable e) {
     return new TallyException(ErrorCode.PROCESSOR_FAILED, null, "row " + row + ": processor '"
         + stage.name() + "' (plugin " + stage.plugin() + ") failed: " + e, e);
   }

@@ -112,6 +112,12 @@ public final class ChainCompiler {
           Map.of("bias", "logit_bias"));
     }
     long lastN = c.penaltyLastN() == null ? -1 : c.penaltyLastN();
+    // Checked here as well as by the penalty stages' schemas: with no penalty on, no stage would
+    // see it, and a bad field must be an error whatever else the request sets.
+    if (lastN < -1) {
+      throw TallyException.invalidParams("penalty_last_n",
+          "penalty_last_n must be >= -1 (-1 = the whole history), got " + lastN);
+    }
     if (c.repetitionPenalty() != null && c.repetitionPenalty() != 1f) {
       b.addBuiltin(registry.lookup("repetition_penalty", "repetition_penalty"),
           Map.of("penalty", (double) c.repetitionPenalty(), "last_n", lastN),
@@ -333,7 +339,9 @@ public final class ChainCompiler {
         made = f.factory().create(params);
       } catch (IllegalArgumentException e) {
         throw TallyException.invalidParams(field, f.name() + ": " + e.getMessage());
-      } catch (RuntimeException e) {
+      } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
+        // Plugin code: not only RuntimeExceptions (a class missing from the plugin's jar, an
+        // undeclared checked exception); each is this request's error, never an escape.
         throw new TallyException(ErrorCode.PROCESSOR_FAILED, field, "processor '" + f.name()
             + "' (plugin " + f.plugin() + ") failed to start: " + e, e);
       }

@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * {@code logit /= temperature} over the candidates (everyone's rule). Temperature 0 is not this
- * stage's business: the chain compiler turns it into the {@code greedy} selector.
+ * stage's business: the chain compiler turns it into the {@code greedy} selector. For a
+ * temperature so small that the quotient overflows, the logits are shifted by their max first.
  */
 final class Temperature implements LogitsProcessor {
   static final ProcessorFactory FACTORY = Factories.processor("temperature",
@@ -29,17 +30,28 @@ final class Temperature implements LogitsProcessor {
     if (temperature == 1f) {
       return;
     }
+    // A temperature below 1 can overflow float (20 / 1e-38 = +inf), and a row of infinities
+    // has no softmax (inf - inf = NaN). Only then, divide the distance to the max instead: the
+    // same distribution (softmax ignores a shift), with the max at 0 and far tokens at -inf.
+    // Otherwise the logits are divided as they are, so later stages see the plain quotient.
+    float shift = 0f;
+    if (temperature < 1f) {
+      float max = c.maxLogit();
+      if (Float.isFinite(max) && Float.isInfinite(max / temperature)) {
+        shift = max;
+      }
+    }
     float[] logits = c.logits();
     if (c.isDense()) {
       for (int i = 0, n = c.size(); i < n; i++) {
-        logits[i] /= temperature;
+        logits[i] = (logits[i] - shift) / temperature;
       }
     } else {
       for (int i = 0, n = c.size(); i < n; i++) {
         int id = c.id(i);
-        logits[id] /= temperature;
+        logits[id] = (logits[id] - shift) / temperature;
       }
     }
-    c.orderPreserved(true); // a positive scale keeps the order
+    c.orderPreserved(true); // a positive scale (and a shift) keeps the order
   }
 }

@@ -168,7 +168,13 @@ public final class ParamBinder {
 
   private static TokenBias tokenBias(Object v, String field, String label) {
     if (v instanceof TokenBias) {
-      return (TokenBias) v;
+      // Typed values (the logit_bias convenience field) get the same checks as JSON ones: a
+      // negative id would index out of the logits, a NaN or +inf bias would poison the row.
+      TokenBias bias = (TokenBias) v;
+      for (int i = 0; i < bias.size(); i++) {
+        checkBiasEntry(bias.tokenId(i), bias.bias(i), field, label);
+      }
+      return bias;
     }
     if (!(v instanceof Map)) {
       throw wrongType(field, label, "an object from token id to bias", v);
@@ -185,20 +191,29 @@ public final class ParamBinder {
         throw TallyException.invalidParams(field,
             label + " keys must be token ids, got '" + e.getKey() + "'");
       }
-      if (id < 0) {
-        throw TallyException.invalidParams(field, label + " holds a negative token id: " + id);
-      }
       if (!(e.getValue() instanceof Number)) {
         throw wrongType(field, label + "[" + id + "]", "a number", e.getValue());
       }
       float b = ((Number) e.getValue()).floatValue();
-      if (Float.isNaN(b) || b == Float.POSITIVE_INFINITY) {
-        throw TallyException.invalidParams(field, label + "[" + id + "] must be finite or -inf, got " + b);
-      }
+      checkBiasEntry(id, b, field, label);
       ids[i] = id;
       biases[i++] = b;
     }
-    return TokenBias.of(ids, biases);
+    try {
+      return TokenBias.of(ids, biases);
+    } catch (IllegalArgumentException e) { // two keys naming one id, e.g. "1" and "01"
+      throw TallyException.invalidParams(field, label + ": " + e.getMessage());
+    }
+  }
+
+  private static void checkBiasEntry(int id, float bias, String field, String label) {
+    if (id < 0) {
+      throw TallyException.invalidParams(field, label + " holds a negative token id: " + id);
+    }
+    if (Float.isNaN(bias) || bias == Float.POSITIVE_INFINITY) {
+      throw TallyException.invalidParams(field,
+          label + "[" + id + "] must be finite or -inf, got " + bias);
+    }
   }
 
   private static TallyException wrongType(String field, String label, String expected, Object v) {

@@ -40,11 +40,15 @@ public final class LogitsTensor {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.vocab_size",
           "logits.vocab_size must be positive");
     }
-    if (vocabSize > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) {
+    // Rows and elements are indexed with ints (and a ByteBuffer holds at most 2^31 - 1 bytes), so
+    // the element count must fit an int. Checking each factor alone is not enough: two factors
+    // just below 2^31 times 4 bytes even overflow a long.
+    if (rows < 0 || vocabSize > Integer.MAX_VALUE || rows > Integer.MAX_VALUE
+        || rows * vocabSize > Integer.MAX_VALUE) {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "logits",
           "logits shape [" + rows + " x " + vocabSize + "] is too large");
     }
-    // Both factors are below 2^31 and the element size is at most 4, so this cannot overflow.
+    // rows * vocabSize < 2^31 and the element size is at most 4: no overflow.
     long expected = rows * vocabSize * dtype.bytes();
     if (data.remaining() != expected) {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.data",

@@ -58,7 +58,7 @@ final class ServeCommand implements Callable<Integer> {
     ServerConfig config = config();
     TallyServer server = Servers.create(config).start();
     log.info("Tally {} serving on {} with {} sampler threads", TallyVersion.get(),
-        config.listeners(), config.samplerThreads());
+        server.transports(), config.samplerThreads());
     CountDownLatch stopped = new CountDownLatch(1);
     Runnable stop = () -> {
       log.info("shutting down");

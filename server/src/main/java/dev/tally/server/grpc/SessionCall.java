@@ -165,12 +165,12 @@ final class SessionCall implements StreamObserver<SessionRequest> {
 
   private void closeLocked(boolean unavailable) {
     closed = true;
+    releaseLocked(); // first, so a client that sees the end never sees the session counted
     if (unavailable) {
       out.onError(Status.UNAVAILABLE.withDescription("the server is shutting down").asRuntimeException());
     } else {
       out.onCompleted();
     }
-    releaseLocked();
   }
 
   private synchronized void release() {

@@ -150,6 +150,11 @@ public final class TallyServer {
     return List.copyOf(bound);
   }
 
+  /** Where the listeners are, as clients would name them (ports resolved). */
+  public List<String> transports() {
+    return info.transports();
+  }
+
   /** The TCP port of the first TCP listener, or -1. */
   public synchronized int tcpPort() {
     for (SocketAddress a : bound) {

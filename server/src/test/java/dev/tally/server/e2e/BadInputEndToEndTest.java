@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
@@ -85,7 +86,7 @@ final class BadInputEndToEndTest {
 
   private static Logits resized(Logits logits, int bytes) {
     byte[] data = Arrays.copyOf(logits.getData().toByteArray(), bytes);
-    return logits.toBuilder().setData(com.google.protobuf.ByteString.copyFrom(data)).build();
+    return logits.toBuilder().setData(ByteString.copyFrom(data)).build();
   }
 
   private static ProcessorSpec spec(String name, Struct params) {
@@ -178,12 +179,12 @@ final class BadInputEndToEndTest {
         new UnaryCase("bad top_p in the second of per-row params",
             withLogits(twoByFour(), greedy(), SamplingParams.newBuilder().setTopP(2f).build())
                 .build(),
-            invalid, "INVALID_PARAMS", "params[1].top_p", "top_p must be in (0, 1], got 2"),
+            invalid, "INVALID_PARAMS", "params[1].top_p", "top_p must be in (0, 1], got 2.0"),
         new UnaryCase("temperature -1",
             withLogits(twoByFour(), SamplingParams.newBuilder().setTemperature(-1f).build())
                 .build(),
             invalid, "INVALID_PARAMS", "params[0].temperature",
-            "temperature must be finite and >= 0, got -1"),
+            "temperature must be finite and >= 0, got -1.0"),
         new UnaryCase("temperature NaN",
             withLogits(twoByFour(), SamplingParams.newBuilder().setTemperature(Float.NaN).build())
                 .build(),
@@ -193,12 +194,12 @@ final class BadInputEndToEndTest {
             withLogits(twoByFour(), SamplingParams.newBuilder().setRepetitionPenalty(0f).build())
                 .build(),
             invalid, "INVALID_PARAMS", "params[0].repetition_penalty",
-            "repetition_penalty must be in (0, +inf), got 0"),
+            "repetition_penalty must be in (0, +inf), got 0.0"),
         new UnaryCase("presence_penalty 3",
             withLogits(twoByFour(), SamplingParams.newBuilder().setPresencePenalty(3f).build())
                 .build(),
             invalid, "INVALID_PARAMS", "params[0].presence_penalty",
-            "presence_penalty must be in [-2, 2], got 3"),
+            "presence_penalty must be in [-2, 2], got 3.0"),
         new UnaryCase("frequency_penalty -2.5",
             withLogits(twoByFour(), SamplingParams.newBuilder().setFrequencyPenalty(-2.5f).build())
                 .build(),
@@ -212,6 +213,15 @@ final class BadInputEndToEndTest {
                 .build(),
             invalid, "INVALID_PARAMS", "params[0].logit_bias",
             "names token id 4, outside the vocabulary of 4"),
+        new UnaryCase("negative logit_bias id",
+            withLogits(twoByFour(), SamplingParams.newBuilder().putLogitBias(-1, 1f).build())
+                .build(),
+            invalid, "INVALID_PARAMS", "params[0].logit_bias", "negative token id: -1"),
+        new UnaryCase("NaN logit_bias value",
+            withLogits(twoByFour(), SamplingParams.newBuilder().putLogitBias(1, Float.NaN).build())
+                .build(),
+            invalid, "INVALID_PARAMS", "params[0].logit_bias",
+            "logit_bias[1] must be finite or -inf, got NaN"),
         new UnaryCase("banned token id = vocab_size",
             withLogits(twoByFour(), SamplingParams.newBuilder().addBannedTokenIds(4).build())
                 .build(),
@@ -409,6 +419,10 @@ final class BadInputEndToEndTest {
 
   /** A [rows × 6] tensor whose row i has its maximum at {@code argmax[i]}. */
   private static Logits planted(int... argmax) {
+    return f32(argmax.length, V, plantedValues(argmax));
+  }
+
+  private static float[] plantedValues(int... argmax) {
     float[] v = new float[argmax.length * V];
     for (int row = 0; row < argmax.length; row++) {
       for (int t = 0; t < V; t++) {
@@ -416,7 +430,7 @@ final class BadInputEndToEndTest {
       }
       v[row * V + argmax[row]] = 5f;
     }
-    return f32(argmax.length, V, v);
+    return v;
   }
 
   /**
@@ -566,8 +580,7 @@ final class BadInputEndToEndTest {
   @MethodSource("transports")
   void nanRowInASessionFailsOnlyThatRow(String transport) throws Exception {
     try (TestServer.SessionClient session = openSession(transport)) {
-      float[] v = planted(3, 2).getData().asReadOnlyByteBuffer()
-          .order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().array().clone();
+      float[] v = plantedValues(3, 2);
       v[0 * V + 5] = Float.NaN;
       SessionResponse r = session.step(SessionRequest.newBuilder().setStepId(2)
           .addRowSequenceIds(1).addRowSequenceIds(2).setLogits(f32(2, V, v)).build());
