@@ -41,6 +41,8 @@ public final class RowResult {
   long seed;
   TallyException error;
   List<StageTrace> stages = new ArrayList<>();
+  int[] labelIds = new int[0];
+  float[] labelLogprobs = new float[0];
   float topLogitGap;
 
   /** The chosen token, or -1 when the row failed. */
@@ -94,6 +96,16 @@ public final class RowResult {
   /** Explain mode: every stage in order, the selector last. Empty otherwise. */
   public List<StageTrace> stages() {
     return stages;
+  }
+
+  /** Label scoring: the labels, in request order; empty when the row was sampled. */
+  public int[] labelIds() {
+    return labelIds;
+  }
+
+  /** Label scoring: each label's log-probability renormalised over the labels. */
+  public float[] labelLogprobs() {
+    return labelLogprobs;
   }
 
   /** Explain mode: the gap between the two largest raw logits. */

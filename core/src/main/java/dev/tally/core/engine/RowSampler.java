@@ -51,8 +51,11 @@ public final class RowSampler {
     RowResult r = new RowResult();
     r.seed = seed;
     r.tokenId = chosen;
-    boolean deterministic = chain.selector().selector().isDeterministic();
+    boolean deterministic = isDeterministic(chain);
     double processedLse = candidates.logSumExp();
+    if (chain.scoresLabels()) {
+      labelLogprobs(chain, processedLse, r);
+    }
     r.processedLogprob = deterministic ? 0f : (float) (candidates.logit(chosen) - processedLse);
     float chosenRaw = raw[chosen];
     r.logprob = (float) (chosenRaw - rawLse);
@@ -111,7 +114,50 @@ public final class RowSampler {
     for (Stage stage : chain.processors()) {
       apply(stage, row);
     }
-    return select(chain.selector(), vocab, row);
+    return chain.scoresLabels() ? scoreLabels(chain, row) : select(chain.selector(), vocab, row);
+  }
+
+  private static boolean isDeterministic(Chain chain) {
+    return !chain.scoresLabels() && chain.selector().selector().isDeterministic();
+  }
+
+  /**
+   * Label scoring: the candidates become the labels that are still candidates, and the most likely
+   * of them (ties to the lowest id) is the answer. No draw.
+   */
+  private int scoreLabels(Chain chain, int row) {
+    int[] labels = chain.labelTokenIds();
+    int[] kept = candidates.scratchInts(labels.length);
+    int n = 0;
+    int best = -1;
+    for (int id : labels) {
+      if (id < candidates.vocabSize() && isCandidate(id)) {
+        kept[n++] = id;
+        float l = candidates.logit(id);
+        if (best < 0 || l > candidates.logit(best) || (l == candidates.logit(best) && id < best)) {
+          best = id;
+        }
+      }
+    }
+    if (n == 0) {
+      throw new TallyException(ErrorCode.NO_CANDIDATES, "label_token_ids",
+          "row " + row + ": every label token was removed by the chain's processors");
+    }
+    candidates.retain(kept, n, false);
+    return best;
+  }
+
+  /** Each label's log-probability renormalised over the labels, in request order. */
+  private void labelLogprobs(Chain chain, double labelLse, RowResult r) {
+    int[] labels = chain.labelTokenIds();
+    float[] logprobs = new float[labels.length];
+    for (int i = 0; i < labels.length; i++) {
+      int id = labels[i];
+      logprobs[i] = isCandidate(id) ? (float) (candidates.logit(id) - labelLse)
+          : Float.NEGATIVE_INFINITY;
+    }
+    r.labelIds = labels;
+    r.labelLogprobs = logprobs;
   }
 
   private void apply(Stage stage, int row) {
@@ -216,11 +262,18 @@ public final class RowSampler {
       apply(stage, row);
       r.stages.add(trace(stage.name(), chosen));
     }
-    select(chain.selector(), vocab, row);
-    RowResult.StageTrace last = trace(chain.selector().name(), chosen);
-    double chosenP = chain.selector().selector().isDeterministic() ? 1.0 : last.chosenProbability;
-    r.stages.add(new RowResult.StageTrace(last.name, last.candidates, last.entropy, chosenP,
-        last.topLogitGap));
+    String last;
+    if (chain.scoresLabels()) {
+      scoreLabels(chain, row);
+      last = "labels";
+    } else {
+      select(chain.selector(), vocab, row);
+      last = chain.selector().name();
+    }
+    RowResult.StageTrace end = trace(last, chosen);
+    double chosenP = isDeterministic(chain) ? 1.0 : end.chosenProbability;
+    r.stages.add(new RowResult.StageTrace(end.name, end.candidates, end.entropy, chosenP,
+        end.topLogitGap));
   }
 
   private RowResult.StageTrace trace(String name, int chosen) {

@@ -20,10 +20,11 @@ public final class Chain {
   private final Long seed;
   private final int maxTokenId;
   private final String maxTokenField;
+  private final int[] labelTokenIds;
 
   Chain(List<Stage> processors, Stage selector, int[] eosTokenIds, int[] stopTokenIds,
       int topLogprobs, boolean processedLogprobs, boolean explain, Long seed, int maxTokenId,
-      String maxTokenField) {
+      String maxTokenField, int[] labelTokenIds) {
     this.processors = List.copyOf(processors);
     this.selector = selector;
     this.eosTokenIds = eosTokenIds.clone();
@@ -36,14 +37,26 @@ public final class Chain {
     this.seed = seed;
     this.maxTokenId = maxTokenId;
     this.maxTokenField = maxTokenField;
+    this.labelTokenIds = labelTokenIds.clone();
   }
 
   public List<Stage> processors() {
     return processors;
   }
 
+  /** The selector, or {@code null} for a label-scoring chain. */
   public Stage selector() {
     return selector;
+  }
+
+  /** Label scoring: the labels in request order; empty when the row is sampled. */
+  public int[] labelTokenIds() {
+    return labelTokenIds.clone();
+  }
+
+  /** Whether the row is scored over labels instead of drawn. */
+  public boolean scoresLabels() {
+    return labelTokenIds.length > 0;
   }
 
   public boolean isEos(int tokenId) {

@@ -57,17 +57,33 @@ public final class ChainCompiler {
           "top_logprobs is " + config.topLogprobs() + "; this server's limit (max_top_logprobs) is "
               + maxTopLogprobs);
     }
+    boolean labelled = config.labelTokenIds().length > 0;
+    if (labelled) {
+      checkLabels(config.labelTokenIds(), b);
+    }
     if (!config.pipeline().isEmpty()) {
-      compilePipeline(config, b);
+      compilePipeline(config, b, labelled);
     } else {
-      compileConvenience(config, b);
+      compileConvenience(config, b, labelled);
     }
     return new Chain(b.stages, b.selector, config.eosTokenIds(), config.stopTokenIds(),
         (int) config.topLogprobs(), config.processedLogprobs(), config.explain(), config.seed(),
-        b.maxTokenId, b.maxTokenField);
+        b.maxTokenId, b.maxTokenField, config.labelTokenIds());
   }
 
-  private void compilePipeline(SamplingConfig c, Builder b) {
+  private static void checkLabels(int[] labels, Builder b) {
+    checkIds(labels, "label_token_ids", b);
+    int[] sorted = labels.clone();
+    java.util.Arrays.sort(sorted);
+    for (int i = 1; i < sorted.length; i++) {
+      if (sorted[i] == sorted[i - 1]) {
+        throw TallyException.invalidParams("label_token_ids",
+            "label_token_ids names token " + sorted[i] + " twice");
+      }
+    }
+  }
+
+  private void compilePipeline(SamplingConfig c, Builder b, boolean labelled) {
     String conflict = firstConvenienceField(c);
     if (conflict != null) {
       throw TallyException.invalidParams("pipeline",
@@ -84,12 +100,16 @@ public final class ChainCompiler {
       }
       b.add(f, ParamBinder.bind(f, spec.params(), ParamBinder.nested(field, spec.name())), field);
     }
-    if (b.selector == null) {
+    if (labelled && b.selector != null) {
+      throw TallyException.invalidParams("label_token_ids", "label scoring chooses the token;"
+          + " pipeline must not end with a selector ('" + b.selector.name() + "')");
+    }
+    if (b.selector == null && !labelled) {
       b.addBuiltin(registry.lookup("draw", "pipeline"), Map.of(), Map.of());
     }
   }
 
-  private void compileConvenience(SamplingConfig c, Builder b) {
+  private void compileConvenience(SamplingConfig c, Builder b, boolean labelled) {
     if (c.allowedTokenIds().length > 0) {
       b.addBuiltin(registry.lookup("allowed_tokens", "allowed_token_ids"),
           Map.of("token_ids", c.allowedTokenIds()), Map.of("token_ids", "allowed_token_ids"));
@@ -149,6 +169,23 @@ public final class ChainCompiler {
           "temperature must be finite and >= 0, got " + temperature);
     }
     boolean greedy = temperature == 0f;
+    if (labelled) {
+      // Labels are scored on the whole distribution: truncation would drop labels, and
+      // temperature 0 has no probabilities to report.
+      String truncation = c.topK() != null && c.topK() > 0 ? "top_k"
+          : c.topP() != null ? "top_p" : c.minP() != null ? "min_p"
+          : c.typicalP() != null ? "typical_p" : c.topNSigma() != null ? "top_n_sigma" : null;
+      if (truncation != null) {
+        throw TallyException.invalidParams(truncation,
+            truncation + " does not apply to label scoring (label_token_ids)");
+      }
+      if (greedy) {
+        throw TallyException.invalidParams("temperature",
+            "label scoring reports probabilities; temperature must be > 0, got 0");
+      }
+      addTemperature(temperature, b);
+      return;
+    }
     if (greedy && !c.temperatureLast()) {
       // Argmax is decided before temperature and truncation, which cannot change it (vLLM).
       addTruncation(c, new Builder()); // still validated: a bad top_p is an error even here

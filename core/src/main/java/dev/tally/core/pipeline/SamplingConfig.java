@@ -33,6 +33,7 @@ public final class SamplingConfig {
   private List<StageSpec> processors = new ArrayList<>();
   private List<StageSpec> pipeline = new ArrayList<>();
   private boolean explain;
+  private int[] labelTokenIds = new int[0];
 
   public Float temperature() {
     return temperature;
@@ -240,6 +241,16 @@ public final class SamplingConfig {
 
   public SamplingConfig explain(boolean v) {
     explain = v;
+    return this;
+  }
+
+  /** Label scoring: the candidate labels, or empty when the row is sampled. */
+  public int[] labelTokenIds() {
+    return labelTokenIds;
+  }
+
+  public SamplingConfig labelTokenIds(int... v) {
+    labelTokenIds = v;
     return this;
   }
 }

@@ -52,7 +52,8 @@ final class ProtoMapper {
         .temperatureLast(p.getOrder() == Order.ORDER_TEMPERATURE_LAST)
         .processors(toStages(p.getProcessorsList()))
         .pipeline(toStages(p.getPipelineList()))
-        .explain(p.getExplain());
+        .explain(p.getExplain())
+        .labelTokenIds(toArray(p.getLabelTokenIdsList()));
     if (p.getLogitBiasCount() > 0) {
       Map<Integer, Float> bias = p.getLogitBiasMap();
       int[] ids = new int[bias.size()];
@@ -101,6 +102,10 @@ final class ProtoMapper {
     float[] logprobs = r.topLogprobs();
     for (int i = 0; i < ids.length; i++) {
       b.addTopLogprobs(TokenLogprob.newBuilder().setTokenId(ids[i]).setLogprob(logprobs[i]));
+    }
+    for (int i = 0; i < r.labelIds().length; i++) {
+      b.addLabelLogprobs(TokenLogprob.newBuilder().setTokenId(r.labelIds()[i])
+          .setLogprob(r.labelLogprobs()[i]));
     }
     if (!r.stages().isEmpty()) {
       Explanation.Builder e = Explanation.newBuilder().setTopLogitGap(r.topLogitGap());

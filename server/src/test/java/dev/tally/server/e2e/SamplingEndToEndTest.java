@@ -281,4 +281,34 @@ final class SamplingEndToEndTest {
         .getChoices(0);
     assertThat(replay).isEqualTo(first);
   }
+
+  /** Label scoring answers the same in Sample and in Session, and never draws. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("transports")
+  void labelScoringInSampleAndSession(String name, ManagedChannel channel) throws Exception {
+    float[] logits = randomLogits(1, 12);
+    logits[10] = 4f;
+    logits[20] = 5f;
+    logits[30] = 3f;
+    SamplingParams params = SamplingParams.newBuilder().addLabelTokenIds(30)
+        .addLabelTokenIds(10).addLabelTokenIds(20).setTemperature(1.5f).build();
+    TokenChoice unary = server.blocking(channel).sample(SampleRequest.newBuilder()
+        .addParams(params).setLogits(TestServer.f32(1, VOCAB, logits)).build()).getChoices(0);
+
+    double lse = Math.log(Math.exp(3 / 1.5) + Math.exp(4 / 1.5) + Math.exp(5 / 1.5));
+    assertThat(unary.getTokenId()).isEqualTo(20);
+    assertThat(unary.getLabelLogprobsList()).extracting(TokenLogprob::getTokenId)
+        .containsExactly(30, 10, 20);
+    assertThat((double) unary.getLabelLogprobs(0).getLogprob()).isCloseTo(3 / 1.5 - lse, within(1e-5));
+    assertThat((double) unary.getLabelLogprobs(2).getLogprob()).isCloseTo(5 / 1.5 - lse, within(1e-5));
+    assertThat(unary.getProcessedLogprob()).isEqualTo(unary.getLabelLogprobs(2).getLogprob());
+
+    try (TestServer.SessionClient session = server.session(channel)) {
+      SessionResponse r = session.step(SessionRequest.newBuilder().setStepId(1)
+          .addAdded(Sequence.newBuilder().setId(9).setParams(params))
+          .addRowSequenceIds(9).setLogits(TestServer.f32(1, VOCAB, logits)).build());
+      assertThat(r.getChoices(0).toBuilder().clearSeed().build())
+          .isEqualTo(unary.toBuilder().clearSeed().build());
+    }
+  }
 }
