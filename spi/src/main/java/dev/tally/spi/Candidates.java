@@ -163,7 +163,7 @@ public final class Candidates {
     }
     double sum = 0;
     for (int i = 0; i < size; i++) {
-      sum += Math.exp((double) logits[id(i)] - max);
+      sum += FastMath.expNonPositive(logits[id(i)] - max);
     }
     return max + Math.log(sum);
   }
@@ -223,6 +223,10 @@ public final class Candidates {
     if (k <= 0) {
       throw new IllegalArgumentException("k must be positive: " + k);
     }
+    if (k <= HEAP_LIMIT && size > 8 * k) {
+      keepTopByHeap(k);
+      return;
+    }
     int n = fillKeys();
     if (k < n) {
       LongSelect.smallest(keys, n, k);
@@ -230,6 +234,68 @@ public final class Candidates {
     }
     Arrays.sort(keys, 0, n);
     unpackKeys(n);
+  }
+
+  // Small k over a large list: one pass with a bounded heap of the best k, where almost every
+  // token is rejected by a single float comparison against the worst kept logit.
+  private static final int HEAP_LIMIT = 4096;
+
+  private void keepTopByHeap(int k) {
+    long[] heap = keys; // a max-heap of canonical keys: the root is the worst token kept
+    int h = 0;
+    float worst = Float.NEGATIVE_INFINITY;
+    for (int i = 0; i < size; i++) {
+      int id = dense ? i : ids[i];
+      float l = logits[id];
+      if (l < worst || l == Float.NEGATIVE_INFINITY) {
+        continue;
+      }
+      long key = ((long) ~orderedBits(l) << 32) | id;
+      if (h < k) {
+        siftUp(heap, h++, key);
+      } else if (key < heap[0]) {
+        siftDown(heap, h, key);
+      } else {
+        continue;
+      }
+      if (h == k) {
+        worst = logits[(int) heap[0]];
+      }
+    }
+    Arrays.sort(heap, 0, h);
+    unpackKeys(h);
+  }
+
+  private static void siftUp(long[] heap, int at, long key) {
+    while (at > 0) {
+      int parent = (at - 1) >>> 1;
+      if (heap[parent] >= key) {
+        break;
+      }
+      heap[at] = heap[parent];
+      at = parent;
+    }
+    heap[at] = key;
+  }
+
+  /** Replaces the root with {@code key} and restores the heap. */
+  private static void siftDown(long[] heap, int h, long key) {
+    int at = 0;
+    while (true) {
+      int child = 2 * at + 1;
+      if (child >= h) {
+        break;
+      }
+      if (child + 1 < h && heap[child + 1] > heap[child]) {
+        child++;
+      }
+      if (heap[child] <= key) {
+        break;
+      }
+      heap[at] = heap[child];
+      at = child;
+    }
+    heap[at] = key;
   }
 
   /** Keeps the first {@code n} entries of the list (meaningful once sorted). */

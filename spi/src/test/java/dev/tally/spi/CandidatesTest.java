@@ -104,6 +104,31 @@ final class CandidatesTest {
     }
   }
 
+  /** Small k over a long list takes the bounded-heap path; it must agree with the full sort. */
+  @Test
+  void keepTopWithSmallKOnLongRowsMatchesAFullSort() {
+    for (int seed = 0; seed < 100; seed++) {
+      Random rnd = new Random(seed);
+      int n = 2000 + rnd.nextInt(6000);
+      float[] logits = new float[n];
+      for (int i = 0; i < n; i++) {
+        int kind = rnd.nextInt(20);
+        logits[i] = kind == 0 ? NEG_INF : kind == 1 ? -0.0f : kind == 2 ? 0.0f
+            : (float) Math.round(rnd.nextGaussian() * 8) / 4f;
+      }
+      int[] reference = canonical(logits, range(n));
+      int k = 1 + rnd.nextInt(64);
+      Candidates c = Candidates.of(logits);
+      if (seed % 2 == 1) {
+        c.truncate(n); // a materialised, non-dense list
+      }
+      c.keepTop(k);
+      assertThat(list(c)).as("seed %d, n=%d, k=%d", seed, n, k)
+          .containsExactly(java.util.Arrays.copyOf(reference, k));
+      assertThat(c.isSorted()).isTrue();
+    }
+  }
+
   @Test
   void keepTopOnANonDenseListOnlyConsidersListedTokens() {
     Candidates c = Candidates.of(9f, 1f, 8f, 2f, 7f);
@@ -282,14 +307,15 @@ final class CandidatesTest {
         ref = a + Math.log1p(Math.exp(b - a));
       }
       Candidates c = Candidates.of(logits);
-      assertThat(c.logSumExp()).as("seed %d", seed).isCloseTo(ref, within(1e-9));
+      // FastMath's exp is within 2e-7 relative per term, so the log-sum-exp within ~2e-7.
+      assertThat(c.logSumExp()).as("seed %d", seed).isCloseTo(ref, within(1e-6));
       c.keepTop(Math.max(1, n / 3));
       double top = 0;
       double max = c.maxLogit();
       for (int i = 0; i < c.size(); i++) {
         top += Math.exp(c.logit(c.id(i)) - max);
       }
-      assertThat(c.logSumExp()).isCloseTo(max + Math.log(top), within(1e-12));
+      assertThat(c.logSumExp()).isCloseTo(max + Math.log(top), within(1e-6));
     }
   }
 

@@ -2,6 +2,7 @@ package dev.tally.core.engine;
 
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
+import dev.tally.core.kernel.Kernels;
 import dev.tally.core.pipeline.Chain;
 import dev.tally.core.pipeline.Stage;
 import dev.tally.core.tensor.LogitsTensor;
@@ -16,7 +17,18 @@ import java.util.List;
 public final class RowSampler {
   private final Candidates candidates = new Candidates();
   private final RowContext context = new RowContext();
+  private final Kernels kernels;
   private float[] raw = new float[0];
+
+  /** A sampler on the kernels this JVM runs best. */
+  public RowSampler() {
+    this(Kernels.best());
+  }
+
+  /** A sampler on the given kernels (tests compare scalar and vector). */
+  public RowSampler(Kernels kernels) {
+    this.kernels = kernels;
+  }
 
   /**
    * Samples {@code row} of {@code logits}. Never throws for a bad row: the error is in the result.
@@ -59,13 +71,7 @@ public final class RowSampler {
     r.processedLogprob = deterministic ? 0f : (float) (candidates.logit(chosen) - processedLse);
     float chosenRaw = raw[chosen];
     r.logprob = (float) (chosenRaw - rawLse);
-    int rank = 0;
-    for (int v = 0; v < vocab; v++) {
-      if (raw[v] >= chosenRaw) {
-        rank++;
-      }
-    }
-    r.rank = rank;
+    r.rank = kernels.countAtLeast(raw, vocab, chosenRaw);
     int n = chain.topLogprobs();
     if (n > 0) {
       if (!chain.processedLogprobs()) {
@@ -87,24 +93,21 @@ public final class RowSampler {
 
   /** Checks the row (no NaN, no +Inf, something finite) and returns its log-sum-exp. */
   private double rawLogSumExp(int row, int vocab) {
-    float max = Float.NEGATIVE_INFINITY;
-    for (int v = 0; v < vocab; v++) {
-      float x = raw[v];
-      if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) {
-        throw new TallyException(ErrorCode.INVALID_LOGITS, "logits.data", "row " + row
-            + ": the logit of token " + v + " is " + x + "; logits must be finite or -inf");
+    float max = kernels.maxOrNaN(raw, vocab);
+    if (Float.isNaN(max)) {
+      for (int v = 0; v < vocab; v++) { // rare: find the culprit for the message
+        float x = raw[v];
+        if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) {
+          throw new TallyException(ErrorCode.INVALID_LOGITS, "logits.data", "row " + row
+              + ": the logit of token " + v + " is " + x + "; logits must be finite or -inf");
+        }
       }
-      max = Math.max(max, x);
     }
     if (max == Float.NEGATIVE_INFINITY) {
       throw new TallyException(ErrorCode.NO_CANDIDATES, "logits.data",
           "row " + row + ": every logit is -inf; no token can be chosen");
     }
-    double sum = 0;
-    for (int v = 0; v < vocab; v++) {
-      sum += Math.exp((double) raw[v] - max);
-    }
-    return max + Math.log(sum);
+    return max + Math.log(kernels.sumExp(raw, vocab, max));
   }
 
   /** Runs every stage and the selector on fresh candidates; returns the chosen token. */

@@ -1,0 +1,115 @@
+package dev.tally.core.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.tally.core.engine.RowResult;
+import dev.tally.core.engine.RowSampler;
+import dev.tally.core.engine.TokenLog;
+import dev.tally.core.pipeline.Chain;
+import dev.tally.core.pipeline.SamplingConfig;
+import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.core.testing.Sampling;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The vector kernels against the scalar reference, and both against double precision. Surefire
+ * runs with {@code --add-modules jdk.incubator.vector}, so both are always available here.
+ */
+final class KernelsTest {
+  private static final Kernels SCALAR = Kernels.scalar();
+  private static final Kernels VECTOR = Kernels.vector();
+
+  private static float[] logits(int n, long seed) {
+    Random r = new Random(seed);
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) (3 * r.nextGaussian());
+    }
+    return x;
+  }
+
+  @Test
+  void vectorKernelsAreAvailableInTests() {
+    assertThat(VECTOR).isNotNull();
+    assertThat(VECTOR.name()).startsWith("vector-");
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {1, 7, 8, 9, 1023, 1025, 32000, 128256, 256000})
+  void vectorAndScalarAgreeAndBothMatchDoublePrecision(int n) {
+    float[] x = logits(n, n);
+    float max = SCALAR.maxOrNaN(x, n);
+    assertThat(VECTOR.maxOrNaN(x, n)).isEqualTo(max);
+
+    double exact = 0;
+    for (float v : x) {
+      exact += Math.exp((double) v - max);
+    }
+    double scalar = SCALAR.sumExp(x, n, max);
+    double vector = VECTOR.sumExp(x, n, max);
+    assertThat(scalar / exact).isCloseTo(1, within(1e-6));
+    assertThat(vector / exact).isCloseTo(1, within(1e-6));
+
+    float t = x[n / 2];
+    int count = 0;
+    for (float v : x) {
+      count += v >= t ? 1 : 0;
+    }
+    assertThat(SCALAR.countAtLeast(x, n, t)).isEqualTo(count);
+    assertThat(VECTOR.countAtLeast(x, n, t)).isEqualTo(count);
+  }
+
+  @Test
+  void nanAndPositiveInfinityAreReportedAsNaNWhereverTheyAre() {
+    for (int n : new int[] {5, 64, 1001}) {
+      for (int at : new int[] {0, n / 2, n - 1}) {
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+          float[] x = logits(n, at);
+          x[at] = bad;
+          assertThat(SCALAR.maxOrNaN(x, n)).isNaN();
+          assertThat(VECTOR.maxOrNaN(x, n)).isNaN();
+        }
+      }
+      float[] x = logits(n, 1);
+      x[n - 1] = Float.NEGATIVE_INFINITY; // -inf is a masked token, not an error
+      assertThat(VECTOR.maxOrNaN(x, n)).isEqualTo(SCALAR.maxOrNaN(x, n)).isNotNaN();
+    }
+  }
+
+  @Test
+  void extremeDifferencesUnderflowToZeroNotGarbage() {
+    float[] x = {0f, -80f, -87f, -88f, -1000f, Float.NEGATIVE_INFINITY, -3.4e38f, 0f, 0f};
+    double exact = 3 + Math.exp(-80) + Math.exp(-87);
+    assertThat(SCALAR.sumExp(x, x.length, 0f) / exact).isCloseTo(1, within(1e-6));
+    assertThat(VECTOR.sumExp(x, x.length, 0f) / exact).isCloseTo(1, within(1e-6));
+  }
+
+  /** The whole row path on either kernel set: same tokens, logprobs within 1e-5. */
+  @Test
+  void rowSamplerGivesTheSameTokensOnBothKernels() {
+    RowSampler scalar = new RowSampler(SCALAR);
+    RowSampler vector = new RowSampler(VECTOR);
+    SamplingConfig config = new SamplingConfig().temperature(0.8f).topK(40).topP(0.95f)
+        .minP(0.05f).repetitionPenalty(1.1f).topLogprobs(5);
+    Chain chain = Sampling.compile(config);
+    for (int seed = 0; seed < 20; seed++) {
+      int n = 128256;
+      LogitsTensor t = LogitsTensor.ofFloats(1, n, logits(n, 100 + seed));
+      TokenLog history = TokenLog.of(new int[] {1, 2, 3, seed}, new int[] {seed * 7});
+      RowResult a = scalar.sample(t, 0, chain, history, seed);
+      RowResult b = vector.sample(t, 0, chain, history, seed);
+      assertThat(b.tokenId()).isEqualTo(a.tokenId());
+      assertThat(b.rank()).isEqualTo(a.rank());
+      assertThat((double) b.logprob()).isCloseTo(a.logprob(), within(1e-5));
+      assertThat(b.topIds()).containsExactly(a.topIds());
+      for (int i = 0; i < a.topLogprobs().length; i++) {
+        assertThat((double) b.topLogprobs()[i]).isCloseTo(a.topLogprobs()[i], within(1e-5));
+      }
+      assertThat(b.processedLogprob()).isEqualTo(a.processedLogprob());
+    }
+  }
+}
