@@ -247,7 +247,10 @@ public final class Candidates {
     for (int i = 0; i < size; i++) {
       int id = dense ? i : ids[i];
       float l = logits[id];
-      if (l < worst || l == Float.NEGATIVE_INFINITY) {
+      if (l < worst) {
+        continue; // the common case: one well-predicted branch per token
+      }
+      if (l == Float.NEGATIVE_INFINITY) {
         continue;
       }
       long key = ((long) ~orderedBits(l) << 32) | id;

@@ -226,10 +226,12 @@ public final class RowSampler {
     int[] ids = new int[n];
     float[] best = new float[n];
     int count = 0;
+    // Below the n-th best so far: most tokens stop at this one comparison.
+    float floor = Float.NEGATIVE_INFINITY;
     for (int i = 0; i < size; i++) {
       int id = list == null ? i : list.id(i);
       float v = values[id];
-      if (v == Float.NEGATIVE_INFINITY) {
+      if (v < floor || v == Float.NEGATIVE_INFINITY) {
         continue;
       }
       if (count == n && !(v > best[n - 1] || (v == best[n - 1] && id < ids[n - 1]))) {
@@ -243,6 +245,9 @@ public final class RowSampler {
       }
       best[pos] = v;
       ids[pos] = id;
+      if (count == n) {
+        floor = best[n - 1];
+      }
     }
     float[] logprobs = new float[count];
     for (int i = 0; i < count; i++) {

@@ -49,13 +49,20 @@ final class VectorKernels implements Kernels {
     int chunk = ScalarKernels.CHUNK;
     int i = 0;
     int bound = F.loopBound(n);
+    int step = F.length();
     while (i < bound) {
       int end = Math.min(bound, i + chunk);
-      FloatVector acc = FloatVector.zero(F);
-      for (; i < end; i += F.length()) {
-        acc = acc.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
+      // Two accumulators, two vectors per iteration: independent work the core can overlap.
+      FloatVector acc0 = FloatVector.zero(F);
+      FloatVector acc1 = FloatVector.zero(F);
+      for (; i + step < end; i += 2 * step) {
+        acc0 = acc0.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
+        acc1 = acc1.add(exp(FloatVector.fromArray(F, x, i + step).sub(max)));
       }
-      total += acc.reduceLanes(VectorOperators.ADD);
+      for (; i < end; i += step) {
+        acc0 = acc0.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
+      }
+      total += acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
     for (; i < n; i++) {
       total += dev.tally.spi.FastMath.expNonPositive(x[i] - max);

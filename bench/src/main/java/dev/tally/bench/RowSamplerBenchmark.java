@@ -1,0 +1,107 @@
+package dev.tally.bench;
+
+import dev.tally.core.engine.RowResult;
+import dev.tally.core.engine.RowSampler;
+import dev.tally.core.engine.TokenLog;
+import dev.tally.core.pipeline.Chain;
+import dev.tally.core.pipeline.ChainCompiler;
+import dev.tally.core.pipeline.SamplingConfig;
+import dev.tally.core.registry.ProcessorRegistry;
+import dev.tally.core.tensor.DType;
+import dev.tally.core.tensor.LogitsTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One row through the whole engine, as a sampler thread runs it: decode, NaN check, raw
+ * log-sum-exp, the chain, the draw, raw logprob, rank and top-5. Logits are 3·N(0,1), as in the
+ * reference figures of issue 5; the seed changes every call so the draw does not repeat.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+public class RowSamplerBenchmark {
+  /** The configurations of issue 5. */
+  public enum Chains {
+    /** llama.cpp's default chain: penalty over 64 tokens, top-k 40, top-p 0.95, min-p 0.05, T 0.8. */
+    DEFAULT(new SamplingConfig().repetitionPenalty(1.1f).penaltyLastN(64).topK(40).topP(0.95f)
+        .minP(0.05f).temperature(0.8f).temperatureLast(true).topLogprobs(5)),
+    /** The same settings in the vLLM / HF order (temperature over the whole vocabulary first). */
+    DEFAULT_TEMPERATURE_FIRST(new SamplingConfig().repetitionPenalty(1.1f).penaltyLastN(64).topK(40)
+        .topP(0.95f).minP(0.05f).temperature(0.8f).topLogprobs(5)),
+    /** Nucleus alone: no top-k to shrink the candidates first. */
+    TOP_P(new SamplingConfig().topP(0.9f).topLogprobs(5)),
+    /** Greedy, with the raw logprob, rank and top-5. */
+    GREEDY(new SamplingConfig().temperature(0f).topLogprobs(5));
+
+    final SamplingConfig config;
+
+    Chains(SamplingConfig config) {
+      this.config = config;
+    }
+  }
+
+  @Param({"32000", "128256", "256000"})
+  int vocab;
+
+  @Param({"FLOAT32", "BFLOAT16"})
+  DType dtype;
+
+  @Param({"DEFAULT", "DEFAULT_TEMPERATURE_FIRST", "TOP_P", "GREEDY"})
+  Chains chain;
+
+  private LogitsTensor logits;
+  private Chain compiled;
+  private TokenLog history;
+  private final RowSampler sampler = new RowSampler();
+  private long seed;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    Random r = new Random(42);
+    ByteBuffer bytes = ByteBuffer.allocate(vocab * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < vocab; i++) {
+      float x = (float) (3 * r.nextGaussian());
+      if (dtype == DType.FLOAT32) {
+        bytes.putFloat(x);
+      } else {
+        bytes.putShort((short) (Float.floatToIntBits(x) >>> 16));
+      }
+    }
+    bytes.flip();
+    logits = LogitsTensor.of(dtype, 1, vocab, bytes);
+    ProcessorRegistry registry = ProcessorRegistry.fromServiceLoader(getClass().getClassLoader());
+    compiled = new ChainCompiler(registry, 20).compile(chain.config);
+    int[] prompt = new int[48];
+    int[] output = new int[16];
+    for (int i = 0; i < prompt.length; i++) {
+      prompt[i] = r.nextInt(vocab);
+    }
+    for (int i = 0; i < output.length; i++) {
+      output[i] = r.nextInt(vocab);
+    }
+    history = TokenLog.of(prompt, output);
+  }
+
+  @Benchmark
+  public RowResult sampleRow() {
+    return sampler.sample(logits, 0, compiled, history, seed++);
+  }
+}
