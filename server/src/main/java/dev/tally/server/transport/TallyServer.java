@@ -2,11 +2,11 @@ package dev.tally.server.transport;
 
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.exec.SamplerPool;
+import dev.tally.server.grpc.SamplerDefinition;
 import dev.tally.server.grpc.SamplerService;
 import dev.tally.server.grpc.ServerInfoSource;
 import dev.tally.server.grpc.SessionTracker;
 import io.grpc.Server;
-import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -130,7 +130,7 @@ public final class TallyServer {
         .executor(handlers)
         .maxInboundMessageSize(config.maxMessageBytes())
         .flowControlWindow(config.flowControlWindow())
-        .addService(ServerInterceptors.intercept(dev.tally.api.v1.SamplerGrpc.bindService(service)))
+        .addService(SamplerDefinition.bind(service))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build();
