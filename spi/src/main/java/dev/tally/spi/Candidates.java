@@ -30,6 +30,7 @@ public final class Candidates {
   private static final float[] NO_FLOATS = new float[0];
   private static final long[] NO_LONGS = new long[0];
 
+  private final VocabKernels kernels;
   private float[] logits = NO_FLOATS;
   private int[] ids = NO_INTS;
   private long[] keys = NO_LONGS;
@@ -40,6 +41,16 @@ public final class Candidates {
   private int size;
   private boolean dense;
   private boolean sorted;
+
+  /** Candidates whose full-vocabulary loops are the portable scalar ones. */
+  public Candidates() {
+    this(VocabKernels.SCALAR);
+  }
+
+  /** Candidates whose full-vocabulary loops run on {@code kernels} (the server's fast ones). */
+  public Candidates(VocabKernels kernels) {
+    this.kernels = kernels;
+  }
 
   /**
    * Starts a new row: every token of a {@code vocabSize} vocabulary is a candidate. The caller
@@ -141,9 +152,7 @@ public final class Candidates {
     }
     float max = Float.NEGATIVE_INFINITY;
     if (dense) {
-      for (int i = 0; i < size; i++) {
-        max = Math.max(max, logits[i]);
-      }
+      return kernels.max(logits, size);
     } else {
       for (int i = 0; i < size; i++) {
         max = Math.max(max, logits[ids[i]]);
@@ -161,11 +170,34 @@ public final class Candidates {
     if (max == Float.NEGATIVE_INFINITY) {
       return Double.NEGATIVE_INFINITY;
     }
+    if (dense) {
+      return max + Math.log(kernels.sumExp(logits, size, max));
+    }
     double sum = 0;
     for (int i = 0; i < size; i++) {
-      sum += FastMath.expNonPositive(logits[id(i)] - max);
+      sum += FastMath.expNonPositive(logits[ids[i]] - max);
     }
     return max + Math.log(sum);
+  }
+
+  /**
+   * {@code Σ exp(logit - max)} over the candidates whose logit is at least {@code threshold}: the
+   * unnormalised mass above a threshold, for truncations that look before they sort.
+   *
+   * @param max at least every candidate logit (usually {@link #maxLogit()})
+   */
+  public double massAtLeast(float threshold, float max) {
+    if (dense) {
+      return kernels.sumExpAtLeast(logits, size, max, threshold);
+    }
+    double sum = 0;
+    for (int i = 0; i < size; i++) {
+      float l = logits[ids[i]];
+      if (l >= threshold) {
+        sum += FastMath.expNonPositive(l - max);
+      }
+    }
+    return sum;
   }
 
   /** Drops {@code -Infinity} entries from the list, keeping the order; materialises a dense list. */

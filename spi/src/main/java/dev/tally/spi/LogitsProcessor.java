@@ -8,7 +8,13 @@ package dev.tally.spi;
  * allocate per token: work on the primitive arrays of {@link Candidates}.
  *
  * <p>An exception fails only the current row (the client sees the row's error, naming the
- * processor); the other rows and the session go on.
+ * processor and its plugin); the other rows and the session go on. A processor that runs past the
+ * step's deadline fails its row with {@code DEADLINE_EXCEEDED} and its thread is interrupted: long
+ * loops should check {@link Thread#interrupted()}, or the thread is lost to the server until they
+ * end.
+ *
+ * <p>A processor that must remember something from step to step of one sequence implements {@link
+ * StatefulProcessor} instead and keeps it in a {@link SequenceState}.
  */
 @FunctionalInterface
 public interface LogitsProcessor {

@@ -81,7 +81,8 @@ public final class ParamSpec {
 
   /**
    * The value used when a request leaves the parameter out: a {@code Boolean}, a {@code Number}, a
-   * {@code String}, an {@code int[]}, or for {@link ParamType#TOKEN_BIAS} a {@link TokenBias}.
+   * {@code String}, an {@code int[]}, for {@link ParamType#TOKEN_SEQUENCES} an {@code int[][]}, or
+   * for {@link ParamType#TOKEN_BIAS} a {@link TokenBias}.
    */
   public ParamSpec withDefault(Object value) {
     return new ParamSpec(name, type, description, Objects.requireNonNull(value, "default"), false,

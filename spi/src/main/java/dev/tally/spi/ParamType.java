@@ -26,7 +26,14 @@ public enum ParamType {
    * A JSON object from token id (as a decimal string key) to a finite number; {@link
    * Params#getTokenBias}. Ids are checked against the vocabulary like {@link #TOKEN_IDS}.
    */
-  TOKEN_BIAS("token_bias");
+  TOKEN_BIAS("token_bias"),
+  /**
+   * A JSON array of non-empty arrays of token ids, e.g. {@code [[5], [17, 3, 9]]}: multi-token
+   * sequences such as bad words; {@link Params#getTokenSequences} ({@code int[][]}). Every id is
+   * checked like {@link #TOKEN_IDS}: non-negative, within the declared range if any, and against
+   * the vocabulary of every step the stage runs on.
+   */
+  TOKEN_SEQUENCES("token_sequences");
 
   private final String wireName;
 

@@ -22,20 +22,22 @@ public final class Params {
 
   /**
    * Wraps already-validated values. Servers and tests call this; values must be {@code Boolean},
-   * {@code Long}, {@code Double}, {@code String}, {@code int[]} or {@link TokenBias}.
+   * {@code Long}, {@code Double}, {@code String}, {@code int[]}, {@code int[][]} or {@link
+   * TokenBias}.
    */
   public static Params of(Map<String, ?> values) {
     Map<String, Object> copy = new HashMap<>();
     for (Map.Entry<String, ?> e : values.entrySet()) {
       Object v = e.getValue();
       if (!(v instanceof Boolean || v instanceof Long || v instanceof Double || v instanceof String
-          || v instanceof int[] || v instanceof TokenBias)) {
+          || v instanceof int[] || v instanceof int[][] || v instanceof TokenBias)) {
         throw new IllegalArgumentException("parameter " + e.getKey() + " has an unsupported value "
             + (v == null ? "null" : v.getClass().getName()));
       }
       // Arrays are the one mutable value type: copy them, or the caller could change validated
       // parameters after the fact.
-      copy.put(e.getKey(), v instanceof int[] ? ((int[]) v).clone() : v);
+      copy.put(e.getKey(), v instanceof int[] ? ((int[]) v).clone()
+          : v instanceof int[][] ? deepCopy((int[][]) v) : v);
     }
     return copy.isEmpty() ? EMPTY : new Params(Map.copyOf(copy));
   }
@@ -84,6 +86,22 @@ public final class Params {
   /** An {@link ParamType#INTEGER_LIST} or {@link ParamType#TOKEN_IDS} value; a fresh copy. */
   public int[] getIntArray(String name) {
     return get(name, int[].class).clone();
+  }
+
+  /** A {@link ParamType#TOKEN_SEQUENCES} value; a fresh deep copy. */
+  public int[][] getTokenSequences(String name) {
+    return deepCopy(get(name, int[][].class));
+  }
+
+  private static int[][] deepCopy(int[][] sequences) {
+    int[][] out = new int[sequences.length][];
+    for (int i = 0; i < out.length; i++) {
+      if (sequences[i] == null) {
+        throw new IllegalArgumentException("token sequence " + i + " is null");
+      }
+      out[i] = sequences[i].clone();
+    }
+    return out;
   }
 
   public TokenBias getTokenBias(String name) {

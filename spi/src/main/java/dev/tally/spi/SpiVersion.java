@@ -2,13 +2,20 @@ package dev.tally.spi;
 
 /**
  * The version of this SPI. A plugin built for another major version is refused at start-up; minor
- * versions only add (new default methods, new parameter types).
+ * versions only add (new default methods, new types, new parameter types).
+ *
+ * <p>History: 1.0 the first SPI; 1.1 per-sequence state ({@link SequenceState}, {@link
+ * StatefulProcessor}, {@link StatefulSelector}) and {@link ParamType#TOKEN_SEQUENCES}.
+ *
+ * <p>The server learns which version a plugin was built for from its jar manifest's {@code
+ * Tally-Spi-Version} attribute (the build writes it) or, failing that, from {@link
+ * TallyPlugin#spiMajorVersion()}.
  */
 public final class SpiVersion {
   /** Incompatible changes bump this. */
   public static final int MAJOR = 1;
   /** Compatible additions bump this. */
-  public static final int MINOR = 0;
+  public static final int MINOR = 1;
   /** {@code MAJOR.MINOR}, as reported by {@code GetServerInfo}. */
   public static final String CURRENT = MAJOR + "." + MINOR;
 

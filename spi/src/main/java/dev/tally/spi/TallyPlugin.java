@@ -21,7 +21,13 @@ public interface TallyPlugin {
     return v == null ? "unversioned" : v;
   }
 
-  /** The {@link SpiVersion#MAJOR major SPI version} the plugin was built for. */
+  /**
+   * The {@link SpiVersion#MAJOR major SPI version} the plugin was built for. The default returns
+   * the <em>server's</em> constant, so it can never disagree: a plugin that wants the check without
+   * a jar manifest overrides it with {@code return SpiVersion.MAJOR;}, which the compiler inlines
+   * into the plugin's own class. Plugins built with Tally's Maven setup carry a {@code
+   * Tally-Spi-Version} manifest attribute instead, which the server checks first.
+   */
   default int spiMajorVersion() {
     return SpiVersion.MAJOR;
   }

@@ -9,7 +9,8 @@ package dev.tally.spi;
  * says so with {@link #isDeterministic()}, and its tokens are reported with a processed
  * log-probability of 0.
  *
- * <p>Same threading and allocation rules as {@link LogitsProcessor}.
+ * <p>Same threading, allocation, failure and deadline rules as {@link LogitsProcessor}. A selector
+ * with per-sequence state (Mirostat's μ) implements {@link StatefulSelector}.
  */
 public interface TokenSelector {
   /**

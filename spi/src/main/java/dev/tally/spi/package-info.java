@@ -12,7 +12,18 @@
  * path allocates nothing and boxes nothing. This package depends on the JDK only, so that a plugin
  * may bundle any library at any version without clashing with the server.
  *
+ * <p>Stages that remember something between the steps of one sequence implement {@link
+ * dev.tally.spi.StatefulProcessor} or {@link dev.tally.spi.StatefulSelector}: the server keeps one
+ * {@link dev.tally.spi.SequenceState} per sequence (accept, reset, copy) and frees it with the
+ * sequence.
+ *
+ * <p>Isolation: each plugin gets its own class loader, which sees the JDK, its own jars and, from
+ * the server, only the {@code dev.tally.spi} package; every call into plugin code runs with that
+ * loader as the thread's context class loader. A plugin's exceptions fail only the row it was
+ * working on.
+ *
  * <p>The built-in processors (temperature, top-k, top-p, penalties, ...) are registered through
- * exactly this SPI: a plugin is never second-class.
+ * exactly this SPI: a plugin is never second-class. See {@code docs/plugins.md} for a walk-through
+ * from an empty folder to a deployed jar.
  */
 package dev.tally.spi;

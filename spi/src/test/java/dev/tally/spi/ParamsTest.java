@@ -45,6 +45,20 @@ final class ParamsTest {
   }
 
   @Test
+  void tokenSequencesAreDeepCopiedOutAndIn() {
+    int[][] sequences = {{1, 2}, {3}};
+    Params p = Params.of(Map.of("seqs", sequences));
+    p.getTokenSequences("seqs")[0][0] = 99;
+    assertThat(p.getTokenSequences("seqs")).isDeepEqualTo(new int[][] {{1, 2}, {3}});
+    sequences[1][0] = 77; // neither the outer nor an inner array is shared with the caller
+    sequences[0] = new int[] {5};
+    assertThat(p.getTokenSequences("seqs")).isDeepEqualTo(new int[][] {{1, 2}, {3}});
+    assertThatThrownBy(() -> p.getIntArray("seqs")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> Params.of(Map.of("seqs", new int[][] {{1}, null})))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("null");
+  }
+
+  @Test
   void wrongTypeNamesTheParameterAndBothTypes() {
     Params p = sample();
     assertThatThrownBy(() -> p.getLong("ratio")).isInstanceOf(IllegalArgumentException.class)

@@ -113,7 +113,8 @@ public final class RowResult {
     return topLogitGap;
   }
 
-  static RowResult failure(TallyException error, long seed) {
+  /** A failed row: no token ({@code -1}), the error and the seed it would have been drawn with. */
+  public static RowResult failure(TallyException error, long seed) {
     RowResult r = new RowResult();
     r.error = error;
     r.seed = seed;

@@ -15,7 +15,7 @@ import java.util.List;
  * row allocates nothing proportional to the vocabulary.
  */
 public final class RowSampler {
-  private final Candidates candidates = new Candidates();
+  private final Candidates candidates;
   private final RowContext context = new RowContext();
   private final Kernels kernels;
   private float[] raw = new float[0];
@@ -28,6 +28,7 @@ public final class RowSampler {
   /** A sampler on the given kernels (tests compare scalar and vector). */
   public RowSampler(Kernels kernels) {
     this.kernels = kernels;
+    this.candidates = new Candidates(kernels);
   }
 
   /**

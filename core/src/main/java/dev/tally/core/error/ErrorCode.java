@@ -26,7 +26,12 @@ public enum ErrorCode {
   /** A bug in Tally. */
   INTERNAL(Canonical.INTERNAL),
   /** The server is shutting down. */
-  UNAVAILABLE(Canonical.UNAVAILABLE);
+  UNAVAILABLE(Canonical.UNAVAILABLE),
+  /**
+   * A row was still running when its step's deadline passed (a processor or selector that does
+   * not finish): the row fails, the step is answered without it.
+   */
+  DEADLINE_EXCEEDED(Canonical.DEADLINE_EXCEEDED);
 
   private final Canonical canonical;
 

@@ -11,7 +11,7 @@ import org.slf4j.Logger;
  * <p>Override with {@code -Dtally.kernels=scalar|vector}. Both produce the same maxima and counts,
  * and sums within 1e-6 relative of each other.
  */
-public interface Kernels {
+public interface Kernels extends dev.tally.spi.VocabKernels {
   /**
    * The largest of {@code x[0, n)}; NaN when any element is NaN or +Infinity (the caller then
    * finds and reports it).
@@ -23,6 +23,11 @@ public interface Kernels {
 
   /** {@code #{i < n : x[i] ≥ t}}. */
   int countAtLeast(float[] x, int n, float t);
+
+  @Override
+  default float max(float[] x, int n) {
+    return maxOrNaN(x, n); // candidates never hold NaN or +Inf: the row was checked first
+  }
 
   /** A short name for logs and benchmarks. */
   String name();

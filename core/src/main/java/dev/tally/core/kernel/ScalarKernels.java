@@ -48,6 +48,11 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
+  public double sumExpAtLeast(float[] x, int n, float max, float t) {
+    return dev.tally.spi.VocabKernels.SCALAR.sumExpAtLeast(x, n, max, t);
+  }
+
+  @Override
   public int countAtLeast(float[] x, int n, float t) {
     int count = 0;
     for (int i = 0; i < n; i++) {

@@ -70,6 +70,28 @@ final class VectorKernels implements Kernels {
     return total;
   }
 
+  @Override
+  public double sumExpAtLeast(float[] x, int n, float max, float t) {
+    double total = 0;
+    int i = 0;
+    int bound = F.loopBound(n);
+    while (i < bound) {
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
+      FloatVector acc = FloatVector.zero(F);
+      for (; i < end; i += F.length()) {
+        FloatVector v = FloatVector.fromArray(F, x, i);
+        acc = acc.add(exp(v.sub(max)).blend(0f, v.lt(t)));
+      }
+      total += acc.reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < n; i++) {
+      if (x[i] >= t) {
+        total += dev.tally.spi.FastMath.expNonPositive(x[i] - max);
+      }
+    }
+    return total;
+  }
+
   /** {@code e^x} lane-wise for {@code x ≤ 0}, as {@code FastMath.expNonPositive}. */
   private static FloatVector exp(FloatVector x) {
     VectorMask<Float> underflow = x.lt(UNDERFLOW);

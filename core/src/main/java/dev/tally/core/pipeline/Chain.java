@@ -7,7 +7,13 @@ import java.util.List;
 
 /**
  * A compiled sampling chain: the processors in order, the selector, and what the row result needs
- * (end tokens, logprob settings). Immutable and shared by every row and step that uses it.
+ * (end tokens, logprob settings). As compiled it is immutable and may be shared by every row and
+ * step that uses it; stateful stages then rebuild their state from each row's history.
+ *
+ * <p>{@link #forSequence()} gives a {@code Session} sequence its own copy in which every stateful
+ * stage keeps its {@link dev.tally.spi.SequenceState} across steps. The state-handling methods
+ * ({@link #saveState}, {@link #restoreState}, {@link #resetState}) act on such a copy only and,
+ * like the rows that use it, must not overlap with a row of the same sequence.
  */
 public final class Chain {
   private final List<Stage> processors;
@@ -38,6 +44,105 @@ public final class Chain {
     this.maxTokenId = maxTokenId;
     this.maxTokenField = maxTokenField;
     this.labelTokenIds = labelTokenIds.clone();
+  }
+
+  /** The same chain with its stages replaced; every other setting is shared. */
+  private Chain(Chain base, List<Stage> processors, Stage selector) {
+    this.processors = List.copyOf(processors);
+    this.selector = selector;
+    this.eosTokenIds = base.eosTokenIds;
+    this.stopTokenIds = base.stopTokenIds;
+    this.topLogprobs = base.topLogprobs;
+    this.processedLogprobs = base.processedLogprobs;
+    this.explain = base.explain;
+    this.seed = base.seed;
+    this.maxTokenId = base.maxTokenId;
+    this.maxTokenField = base.maxTokenField;
+    this.labelTokenIds = base.labelTokenIds;
+  }
+
+  /** Whether any stage keeps per-sequence state. */
+  public boolean isStateful() {
+    for (Stage s : processors) {
+      if (s.isStateful()) {
+        return true;
+      }
+    }
+    return selector != null && selector.isStateful();
+  }
+
+  /**
+   * The chain for one sequence: each stateful stage gets its own empty state slot, filled from the
+   * history at the sequence's first row. A chain without stateful stages is returned as it is.
+   * Calling it on a sequence's chain gives fresh, empty slots again.
+   */
+  public Chain forSequence() {
+    if (!isStateful()) {
+      return this;
+    }
+    List<Stage> bound = new java.util.ArrayList<>(processors.size());
+    for (Stage s : processors) {
+      bound.add(s.bind());
+    }
+    return new Chain(this, bound, selector == null ? null : selector.bind());
+  }
+
+  /**
+   * A copy of every stage's state ({@link dev.tally.spi.SequenceState#copy}) and of how much of
+   * the history each has accepted: a checkpoint to {@link #restoreState roll back} to, e.g. around
+   * speculative tokens. Runs plugin code on the caller's thread.
+   */
+  public SavedState saveState() {
+    List<StateSlot.Saved> saved = new java.util.ArrayList<>();
+    for (StateSlot slot : slots()) {
+      saved.add(slot.save());
+    }
+    return new SavedState(this, saved);
+  }
+
+  /** Returns every stage's state to a checkpoint of this chain (the checkpoint stays reusable). */
+  public void restoreState(SavedState saved) {
+    if (saved.chain != this) {
+      throw new IllegalArgumentException("the saved state belongs to another sequence's chain");
+    }
+    List<StateSlot> slots = slots();
+    for (int i = 0; i < slots.size(); i++) {
+      slots.get(i).restore(saved.slots.get(i));
+    }
+  }
+
+  /**
+   * {@link dev.tally.spi.SequenceState#reset Resets} every stage's state to what it was built
+   * with; the tokens accepted since are replayed from the history before the next row.
+   */
+  public void resetState() {
+    for (StateSlot slot : slots()) {
+      slot.reset();
+    }
+  }
+
+  private List<StateSlot> slots() {
+    List<StateSlot> out = new java.util.ArrayList<>();
+    for (Stage s : processors) {
+      if (s.slot() != null) {
+        out.add(s.slot());
+      }
+    }
+    if (selector != null && selector.slot() != null) {
+      out.add(selector.slot());
+    }
+    return out;
+  }
+
+  /** A checkpoint of a sequence chain's stage states; see {@link #saveState()}. */
+  public static final class SavedState {
+    private final Chain chain;
+    private final List<StateSlot.Saved> slots;
+
+    private SavedState(Chain chain, List<StateSlot.Saved> slots) {
+      this.chain = chain;
+      this.slots = List.copyOf(slots);
+    }
   }
 
   public List<Stage> processors() {

@@ -369,6 +369,12 @@ public final class ChainCompiler {
           if (bias.size() > 0) {
             noteTokenId(bias.tokenId(bias.size() - 1), naming.field(spec.name()));
           }
+        } else if (spec.type() == ParamType.TOKEN_SEQUENCES) {
+          for (int[] sequence : params.getTokenSequences(spec.name())) {
+            for (int id : sequence) {
+              noteTokenId(id, naming.field(spec.name()));
+            }
+          }
         }
       }
       Object made;

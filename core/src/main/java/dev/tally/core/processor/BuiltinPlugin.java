@@ -31,14 +31,21 @@ public final class BuiltinPlugin implements TallyPlugin {
         Masks.BANNED,
         Masks.MIN_TOKENS,
         Masks.LOGIT_BIAS,
+        SequenceBias.SEQUENCE_BIAS,
+        SequenceBias.BAD_WORDS,
         Penalties.REPETITION,
         Penalties.PRESENCE_FREQUENCY,
+        NoRepeatNGram.FACTORY,
         Temperature.FACTORY,
+        DynamicTemperature.FACTORY,
         Truncation.TOP_N_SIGMA,
         Truncation.TOP_K,
         Truncation.TOP_P,
         Truncation.MIN_P,
-        Truncation.TYPICAL_P);
+        Truncation.TYPICAL_P,
+        Cutoffs.EPSILON,
+        Cutoffs.ETA,
+        Xtc.FACTORY);
   }
 
   @Override

@@ -8,9 +8,11 @@ import dev.tally.spi.SamplingContext;
 import java.util.List;
 
 /**
- * {@code logit /= temperature} over the candidates (everyone's rule). Temperature 0 is not this
- * stage's business: the chain compiler turns it into the {@code greedy} selector. For a
- * temperature so small that the quotient overflows, the logits are shifted by their max first.
+ * {@code logit /= temperature} over the candidates (everyone's rule: vLLM, HF {@code
+ * TemperatureLogitsWarper}, llama.cpp {@code temp}, OpenAI). Disabled value: 1. Ties: none — a
+ * positive scale keeps the order. Temperature 0 is not this stage's business: the chain compiler
+ * turns it into the {@code greedy} selector. For a temperature so small that the quotient
+ * overflows, the logits are shifted by their max first.
  */
 final class Temperature implements LogitsProcessor {
   static final ProcessorFactory FACTORY = Factories.processor("temperature",
@@ -30,6 +32,14 @@ final class Temperature implements LogitsProcessor {
     if (temperature == 1f) {
       return;
     }
+    divide(c, temperature);
+  }
+
+  /**
+   * Divides every candidate's logit by {@code temperature} (> 0). Shared with {@code
+   * dynamic_temperature}.
+   */
+  static void divide(Candidates c, float temperature) {
     // A temperature below 1 can overflow float (20 / 1e-38 = +inf), and a row of infinities
     // has no softmax (inf - inf = NaN). Only then, divide the distance to the max instead: the
     // same distribution (softmax ignores a shift), with the max at 0 and far tokens at -inf.

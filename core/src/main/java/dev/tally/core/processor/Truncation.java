@@ -17,8 +17,10 @@ final class Truncation {
   private Truncation() {}
 
   /**
-   * Keeps exactly k tokens, ordered by logit descending then token id ascending (DESIGN §3; unlike
-   * HF and vLLM, which keep every tie of the k-th value). k ≥ candidates: no-op.
+   * Keeps exactly k tokens, ordered by logit descending then token id ascending (DESIGN §3;
+   * llama.cpp {@code top_k}, whose unstable partial sort leaves ties unspecified; unlike HF and
+   * vLLM, which keep every tie of the k-th value). k ≥ candidates: no-op (the convenience field's
+   * 0 / −1 add no stage).
    */
   static final ProcessorFactory TOP_K = Factories.processor("top_k",
       "Keeps exactly the k most likely tokens (ties to the lower token id).",
@@ -30,11 +32,16 @@ final class Truncation {
       });
 
   /**
-   * Nucleus sampling (Holtzman et al. 2019), llama.cpp's rule: in canonical order, keep the
-   * shortest prefix whose float32 running sum of probabilities reaches p (≥), at least one token.
-   * p = 1: no-op. At an exact boundary the float32 sum agrees with the real-number rule (0.4 + 0.3
-   * sums to 0.70000005 ≥ 0.7f, so p = 0.7 keeps both); on flat vocabularies of 10^5+ tokens it
-   * drifts by a few tokens (under 1e-4 of probability mass at 200k tokens; see the tests).
+   * Nucleus sampling (Holtzman et al. 2019), llama.cpp's rule: in canonical order (logit
+   * descending, token id ascending), keep the shortest prefix whose float32 running sum of
+   * probabilities reaches p (≥), at least one token. p = 1: no-op. Exact boundaries land where
+   * real arithmetic puts them, as both anchors' tests expect: a running sum within 2^-20 of p
+   * (relative; 16 float32 ulps) counts as reaching it, because the rounding of the inputs (logits
+   * that are logs of decimal probabilities) and of the sum otherwise decides the side at random —
+   * HF's {0.5, 0.3, 0.1, 0.1} sums to 0.79999995 < 0.8f, llama.cpp's {0.4, 0.3, 0.2, 0.1} to
+   * 0.70000005 ≥ 0.7f, and both anchors keep two tokens. On flat vocabularies of 10^5+ tokens the
+   * float32 sum drifts by a few tokens (under 1e-4 of probability mass at 200k tokens; see the
+   * tests).
    */
   static final ProcessorFactory TOP_P = Factories.processor("top_p",
       "Keeps the shortest most-likely prefix whose probability mass reaches p (nucleus sampling).",
@@ -44,7 +51,9 @@ final class Truncation {
 
   /**
    * Keeps tokens with {@code p ≥ min_p · p_max}, computed as llama.cpp does in logit space: {@code
-   * logit ≥ max_logit + ln(min_p)}. 0 = off; the most likely token always survives.
+   * logit ≥ max_logit + ln(min_p)} (vLLM, HF {@code MinPLogitsWarper}, llama.cpp {@code min_p}).
+   * 0 = off; the most likely token always survives. Ties: the bound is inclusive, so every token
+   * tied at it survives.
    */
   static final ProcessorFactory MIN_P = Factories.processor("min_p",
       "Keeps tokens with probability >= min_p * the top probability.",
@@ -61,7 +70,8 @@ final class Truncation {
 
   /**
    * Keeps tokens with {@code logit ≥ max − n·σ}, σ the population standard deviation of the finite
-   * candidate logits (Tang et al. 2024; llama.cpp {@code top_n_sigma}). n ≤ 0: no-op.
+   * candidate logits (Tang et al. 2024; llama.cpp {@code top_n_sigma}). n ≤ 0: no-op (llama.cpp
+   * since PR #13345). Ties: the bound is inclusive.
    */
   static final ProcessorFactory TOP_N_SIGMA = Factories.processor("top_n_sigma",
       "Keeps tokens whose logit is within n standard deviations of the largest (top-n-sigma).",
@@ -81,16 +91,21 @@ final class Truncation {
       p -> new TypicalP((float) p.getDouble("p")));
 
   private static final class TopP implements LogitsProcessor {
-    // Survivors of a nucleus are the tokens above some logit; before sorting, keep only tokens
-    // within these distances of the max, when they already hold enough mass. A full-vocabulary
-    // sort is the fallback, never the rule.
-    private static final float[] WINDOWS = {8f, 16f, 32f};
+    // Survivors of a nucleus are the tokens above some logit. Before sorting, keep only the
+    // tokens within one of these distances of the max, once they hold enough mass (each try is
+    // one vectorised pass); a full-vocabulary sort is the fallback, never the rule.
+    private static final float[] WINDOWS = {4f, 8f, 12f, 16f, 24f};
     private static final double MASS_MARGIN = 1e-3;
 
+    // A running sum this close below p (relative) reaches it: see TOP_P.
+    private static final float BOUNDARY_SLACK = 0x1p-20f;
+
     private final float p;
+    private final float reached;
 
     TopP(float p) {
       this.p = p;
+      this.reached = p - p * BOUNDARY_SLACK;
     }
 
     @Override
@@ -101,9 +116,10 @@ final class Truncation {
       float max = c.maxLogit();
       double lse = c.logSumExp();
       if (!c.isSorted()) {
+        double needed = (p + MASS_MARGIN) * Math.exp(lse - max);
         for (float window : WINDOWS) {
           float threshold = max - window;
-          if (massAtLeast(c, threshold, lse) >= p + MASS_MARGIN) {
+          if (c.massAtLeast(threshold, max) >= needed) {
             c.retainAtLeast(threshold);
             break;
           }
@@ -113,22 +129,11 @@ final class Truncation {
       float cumulative = 0f;
       for (int i = 0; i < c.size(); i++) {
         cumulative += (float) Math.exp(c.logit(c.id(i)) - lse);
-        if (cumulative >= p) {
+        if (cumulative >= reached) {
           c.truncate(i + 1);
           return;
         }
       }
-    }
-
-    private static double massAtLeast(Candidates c, float threshold, double lse) {
-      double mass = 0;
-      for (int i = 0; i < c.size(); i++) {
-        float l = c.logit(c.id(i));
-        if (l >= threshold) {
-          mass += Math.exp(l - lse);
-        }
-      }
-      return mass;
     }
   }
 

@@ -11,11 +11,14 @@ package dev.tally.core.random;
  * java.util.Random#nextDouble} does.
  */
 public final class CounterRandom {
+  // The output block, per thread: a draw runs once per row, so no allocation per call.
+  private static final ThreadLocal<int[]> BLOCK = ThreadLocal.withInitial(() -> new int[4]);
+
   private CounterRandom() {}
 
   /** A uniform double in [0, 1). */
   public static double uniform(long seed, long counter, int stream) {
-    int[] out = new int[4];
+    int[] out = BLOCK.get();
     Philox.block((int) counter, (int) (counter >>> 32), stream, 0, (int) seed, (int) (seed >>> 32),
         out);
     return (((long) (out[0] >>> 6) << 27) + (out[1] >>> 5)) * 0x1.0p-53;

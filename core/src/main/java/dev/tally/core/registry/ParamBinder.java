@@ -17,7 +17,7 @@ import java.util.Map;
  *
  * <p>Raw values are what JSON gives ({@code Boolean}, {@code Double}, {@code String}, {@code
  * List}, {@code Map}, {@code null}) or already-typed Java values ({@code Long}, {@code int[]},
- * {@link TokenBias}) from the typed convenience fields.
+ * {@code int[][]}, {@link TokenBias}) from the typed convenience fields and schema defaults.
  */
 public final class ParamBinder {
   /** Maps a parameter to the request field that holds it, and to the label errors show. */
@@ -107,6 +107,8 @@ public final class ParamBinder {
         return intList(spec, v, field, label);
       case TOKEN_BIAS:
         return tokenBias(v, field, label);
+      case TOKEN_SEQUENCES:
+        return tokenSequences(spec, v, field, label);
       default:
         throw new AssertionError(spec.type());
     }
@@ -159,8 +161,54 @@ public final class ParamBinder {
     return out;
   }
 
+  /**
+   * A list of non-empty token-id lists: {@code int[][]} (typed) or JSON {@code List<List<Number>>}.
+   * Each id is checked like a {@link ParamType#TOKEN_IDS} element; errors point at {@code
+   * label[i][j]}. An empty inner list is refused: it names no token to ban or bias (HF refuses it
+   * too).
+   */
+  private static int[][] tokenSequences(ParamSpec spec, Object v, String field, String label) {
+    if (v instanceof int[][]) {
+      int[][] sequences = (int[][]) v;
+      for (int i = 0; i < sequences.length; i++) {
+        String at = label + "[" + i + "]";
+        if (sequences[i] == null || sequences[i].length == 0) {
+          throw TallyException.invalidParams(field, at + " must be a non-empty list of token ids");
+        }
+        for (int x : sequences[i]) {
+          checkElement(spec, x, field, at);
+        }
+      }
+      return sequences;
+    }
+    if (!(v instanceof List)) {
+      throw wrongType(field, label, "a list of token-id lists", v);
+    }
+    List<?> outer = (List<?>) v;
+    int[][] out = new int[outer.size()][];
+    for (int i = 0; i < out.length; i++) {
+      String at = label + "[" + i + "]";
+      Object item = outer.get(i);
+      if (!(item instanceof List) || ((List<?>) item).isEmpty()) {
+        throw TallyException.invalidParams(field, at + " must be a non-empty list of token ids, got "
+            + (item instanceof List ? "an empty list" : describe(item)));
+      }
+      List<?> inner = (List<?>) item;
+      out[i] = new int[inner.size()];
+      for (int j = 0; j < out[i].length; j++) {
+        long x = integral(inner.get(j), field, at + "[" + j + "]");
+        if (x < Integer.MIN_VALUE || x > Integer.MAX_VALUE) {
+          throw TallyException.invalidParams(field, at + "[" + j + "] is out of range: " + x);
+        }
+        out[i][j] = (int) x;
+        checkElement(spec, out[i][j], field, at);
+      }
+    }
+    return out;
+  }
+
   private static void checkElement(ParamSpec spec, int x, String field, String label) {
-    if (spec.type() == ParamType.TOKEN_IDS && x < 0) {
+    if ((spec.type() == ParamType.TOKEN_IDS || spec.type() == ParamType.TOKEN_SEQUENCES) && x < 0) {
       throw TallyException.invalidParams(field, label + " holds a negative token id: " + x);
     }
     checkRange(spec, x, field, label);
@@ -217,9 +265,13 @@ public final class ParamBinder {
   }
 
   private static TallyException wrongType(String field, String label, String expected, Object v) {
-    String got = v == null ? "null" : v instanceof Map ? "an object" : v instanceof List ? "a list"
+    return TallyException.invalidParams(field, label + " must be " + expected + ", got "
+        + describe(v));
+  }
+
+  private static String describe(Object v) {
+    return v == null ? "null" : v instanceof Map ? "an object" : v instanceof List ? "a list"
         : v instanceof String ? "a string" : v instanceof Boolean ? "a boolean"
         : v instanceof Number ? "a number" : v.getClass().getSimpleName();
-    return TallyException.invalidParams(field, label + " must be " + expected + ", got " + got);
   }
 }

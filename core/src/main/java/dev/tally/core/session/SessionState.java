@@ -20,16 +20,20 @@ import java.util.function.LongSupplier;
  * time (the session's steps run in order).
  */
 public final class SessionState {
-  /** One registered sequence: its compiled chain, its history and its seed. */
+  /**
+   * One registered sequence: its compiled chain, its history and its seed. The chain is the
+   * sequence's own ({@link Chain#forSequence()}): its stateful stages keep their state here, and it
+   * is freed with the sequence.
+   */
   public static final class Sequence {
     private final long id;
-    private final Chain chain;
+    private Chain chain;
     private final TokenLog history;
     private final long seed;
 
     Sequence(long id, Chain chain, TokenLog history, long seed) {
       this.id = id;
-      this.chain = chain;
+      this.chain = chain.forSequence();
       this.history = history;
       this.seed = seed;
     }
@@ -38,8 +42,18 @@ public final class SessionState {
       return id;
     }
 
+    /** The sequence's chain, with its stage states. */
     public Chain chain() {
       return chain;
+    }
+
+    /**
+     * Replaces the sequence's stage states with fresh, empty ones, rebuilt from the history at its
+     * next row. For a row abandoned past its deadline: the thread still running it may hold the old
+     * states, so they are let go rather than reset in place.
+     */
+    public void discardState() {
+      chain = chain.forSequence();
     }
 
     public TokenLog history() {

@@ -103,11 +103,16 @@ final class SamplingStatisticsTest {
   /** Draws with seeds base, base + 1, ... and an empty history (counter 0). */
   private static void assertFitsOverSeeds(String what, SamplingConfig config, double[] expected,
       long base) {
+    assertFitsOverSeeds(what, config, TokenLog.empty(), expected, base);
+  }
+
+  /** Draws with seeds base, base + 1, ... and a fixed history (counter = its output length). */
+  private static void assertFitsOverSeeds(String what, SamplingConfig config, TokenLog history,
+      double[] expected, long base) {
     Chain chain = Sampling.compile(config);
     LogitsTensor t = LogitsTensor.ofFloats(1, LOGITS.length, LOGITS);
     RowSampler sampler = new RowSampler();
-    TokenLog empty = TokenLog.empty();
-    assertFits(what, expected, i -> sampler.sample(t, 0, chain, empty, base + i).tokenId());
+    assertFits(what, expected, i -> sampler.sample(t, 0, chain, history, base + i).tokenId());
   }
 
   @Test
@@ -188,5 +193,73 @@ final class SamplingStatisticsTest {
     double[] p = softmax(logits(0.5f));
     assertFitsOverSeeds("top_k 3 then temperature 0.5", new SamplingConfig().topK(3)
         .temperature(0.5f).temperatureLast(true), renormalise(keepFirst(p, 3)), 8_000_000);
+  }
+
+  @Test
+  void typicalP() {
+    // Locally typical sampling from its definition, in double: order by |-ln p - H| ascending
+    // (ties to the lower id), keep until the running mass exceeds typical_p.
+    double[] p = softmax(logits(1));
+    double entropy = 0;
+    for (double x : p) {
+      entropy -= x * Math.log(x);
+    }
+    double h = entropy;
+    Integer[] order = new Integer[p.length];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (a, b) -> {
+      int byScore = Double.compare(Math.abs(-Math.log(p[a]) - h), Math.abs(-Math.log(p[b]) - h));
+      return byScore != 0 ? byScore : Integer.compare(a, b);
+    });
+    for (float typical : new float[] {0.5f, 0.9f}) {
+      double[] kept = new double[p.length];
+      double mass = 0;
+      for (int token : order) {
+        kept[token] = p[token];
+        mass += p[token];
+        if (mass > typical) {
+          assertThat(Math.abs(mass - typical)).as("typical_p boundary is ambiguous")
+              .isGreaterThan(1e-3);
+          break;
+        }
+      }
+      long survivors = Arrays.stream(kept).filter(x -> x > 0).count();
+      assertThat(survivors).as("typical_p %s keeps a strict subset", typical)
+          .isBetween(2L, (long) p.length - 1);
+      assertFitsOverSeeds("typical_p " + typical, new SamplingConfig().typicalP(typical),
+          renormalise(kept), 9_000_000 + (long) (typical * 1000));
+    }
+  }
+
+  @Test
+  void penalties() {
+    // Prompt [0, 3, 3], output [1, 1, 2, 7]: repetition 1.3 on every distinct token of prompt and
+    // output (positive logits divided, others multiplied), then frequency 0.3 and presence 0.4 on
+    // the output counts (1: twice, 2 and 7: once).
+    TokenLog history = TokenLog.of(new int[] {0, 3, 3}, new int[] {1, 1, 2, 7});
+    double[] l = logits(1);
+    for (int token : new int[] {0, 1, 2, 3, 7}) {
+      l[token] = l[token] > 0 ? l[token] / 1.3 : l[token] * 1.3;
+    }
+    l[1] -= 2 * 0.3 + 0.4;
+    l[2] -= 0.3 + 0.4;
+    l[7] -= 0.3 + 0.4;
+    SamplingConfig all = new SamplingConfig().repetitionPenalty(1.3f).frequencyPenalty(0.3f)
+        .presencePenalty(0.4f);
+    assertFitsOverSeeds("repetition 1.3, frequency 0.3, presence 0.4", all, history, softmax(l),
+        10_000_000);
+
+    // penalty_last_n 3: the window is [1, 2, 7], all output tokens, each once.
+    double[] w = logits(1);
+    for (int token : new int[] {1, 2, 7}) {
+      w[token] = w[token] > 0 ? w[token] / 1.3 : w[token] * 1.3;
+      w[token] -= 0.3 + 0.4;
+    }
+    SamplingConfig windowed = new SamplingConfig().repetitionPenalty(1.3f).frequencyPenalty(0.3f)
+        .presencePenalty(0.4f).penaltyLastN(3);
+    assertFitsOverSeeds("penalties over the last 3 tokens", windowed, history, softmax(w),
+        11_000_000);
   }
 }

@@ -55,6 +55,12 @@ final class KernelsTest {
     assertThat(vector / exact).isCloseTo(1, within(1e-6));
 
     float t = x[n / 2];
+    double above = 0;
+    for (float v : x) {
+      above += v >= t ? Math.exp((double) v - max) : 0;
+    }
+    assertThat(SCALAR.sumExpAtLeast(x, n, max, t) / above).isCloseTo(1, within(1e-6));
+    assertThat(VECTOR.sumExpAtLeast(x, n, max, t) / above).isCloseTo(1, within(1e-6));
     int count = 0;
     for (float v : x) {
       count += v >= t ? 1 : 0;

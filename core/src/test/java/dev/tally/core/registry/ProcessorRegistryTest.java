@@ -100,9 +100,10 @@ final class ProcessorRegistryTest {
   void serviceLoaderFindsTheBuiltins() {
     ProcessorRegistry r = ProcessorRegistry.fromServiceLoader(getClass().getClassLoader());
     assertThat(r.all()).extracting(RegisteredFactory::name).containsExactly("allowed_tokens",
-        "banned_tokens", "draw", "greedy", "logit_bias", "min_p", "min_tokens",
-        "presence_frequency_penalty", "repetition_penalty", "temperature", "top_k", "top_n_sigma",
-        "top_p", "typical_p");
+        "bad_words", "banned_tokens", "draw", "dynamic_temperature", "epsilon_cutoff",
+        "eta_cutoff", "greedy", "logit_bias", "min_p", "min_tokens", "no_repeat_ngram",
+        "presence_frequency_penalty", "repetition_penalty", "sequence_bias", "temperature",
+        "top_k", "top_n_sigma", "top_p", "typical_p", "xtc");
     assertThat(r.all()).allSatisfy(f -> {
       assertThat(f.plugin()).isEqualTo(BuiltinPlugin.NAME);
       assertThat(f.description()).isNotBlank();
@@ -113,7 +114,7 @@ final class ProcessorRegistryTest {
     assertThat(r.lookup("top_p", "x").param("p").rangeText()).isEqualTo("(0, 1]");
     assertThat(r.lookup("top_p", "x").param("q")).isNull();
     assertThat(r.plugins()).hasSize(1);
-    assertThat(ProcessorRegistry.namesOf(r.plugins().get(0))).hasSize(14).contains("draw");
+    assertThat(ProcessorRegistry.namesOf(r.plugins().get(0))).hasSize(21).contains("draw");
   }
 
   @Test

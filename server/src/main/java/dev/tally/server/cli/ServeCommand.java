@@ -3,8 +3,10 @@ package dev.tally.server.cli;
 import dev.tally.core.TallyVersion;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.inject.Servers;
+import dev.tally.server.plugin.PluginLoadException;
 import dev.tally.server.transport.ListenAddress;
 import dev.tally.server.transport.TallyServer;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,12 +55,34 @@ final class ServeCommand implements Callable<Integer> {
       description = "How long in-flight steps may finish on shutdown (default: ${DEFAULT-VALUE}).")
   long shutdownGraceSeconds = ServerConfig.defaults().shutdownGrace().toSeconds();
 
+  @Option(names = "--step-deadline", paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "How long the rows of one step may run, e.g. 10s, 500ms: a row still running"
+          + " then fails with DEADLINE_EXCEEDED and the step is answered (default: 10s).")
+  Duration stepDeadline = ServerConfig.DEFAULT_STEP_DEADLINE;
+
+  @Option(names = "--plugin-dir", paramLabel = "DIR",
+      description = "A plugin directory, repeatable: each subfolder (or lone jar) is one plugin."
+          + " Default: $" + PluginDirs.ENV + " (a path list), else the 'plugins' folder"
+          + " next to the server jar if there is one.")
+  List<Path> pluginDirs = new ArrayList<>();
+
   @Override
   public Integer call() throws InterruptedException {
     ServerConfig config = config();
-    TallyServer server = Servers.create(config).start();
-    log.info("Tally {} serving on {} with {} sampler threads", TallyVersion.get(),
-        server.transports(), config.samplerThreads());
+    TallyServer server;
+    try {
+      server = Servers.create(config).start();
+    } catch (PluginLoadException e) {
+      log.error("cannot start: {}", e.getMessage());
+      return 2;
+    }
+    log.info("Tally {} serving on {} with {} sampler threads, step deadline {}", TallyVersion.get(),
+        server.transports(), config.samplerThreads(), Durations.format(config.stepDeadline()));
+    if (config.pluginDirs().isEmpty()) {
+      log.info("no plugin directory (see --plugin-dir, ${}); built-in processors only",
+          PluginDirs.ENV);
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runnable stop = () -> {
       log.info("shutting down");
@@ -83,6 +107,9 @@ final class ServeCommand implements Callable<Integer> {
         .withListeners(listeners.isEmpty() ? defaults.listeners() : listeners)
         .withSamplerThreads(threads == null ? defaults.samplerThreads() : threads)
         .withLimits(maxRows, maxVocabSize, maxMessageBytes, maxTopLogprobs, maxSequences)
-        .withShutdownGrace(Duration.ofSeconds(shutdownGraceSeconds));
+        .withShutdownGrace(Duration.ofSeconds(shutdownGraceSeconds))
+        .withStepDeadline(stepDeadline)
+        .withPluginDirs(PluginDirs.resolve(pluginDirs, System.getenv(PluginDirs.ENV),
+            PluginDirs.jarDirectory()));
   }
 }

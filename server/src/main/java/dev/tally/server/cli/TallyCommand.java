@@ -2,6 +2,7 @@ package dev.tally.server.cli;
 
 import dev.tally.core.TallyVersion;
 import dev.tally.server.demo.DemoCommand;
+import dev.tally.server.loadgen.BenchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,7 +12,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = TallyCommand.Version.class,
     description = "Tally: a gRPC sampling sidecar for LLM model servers.",
-    subcommands = {ServeCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ServeCommand.class, ProcessorsCommand.class, WatermarkDetectCommand.class,
+        DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class TallyCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -1,6 +1,7 @@
 package dev.tally.server.config;
 
 import dev.tally.server.transport.ListenAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -20,6 +21,10 @@ import java.util.Objects;
  * @param flowControlWindow HTTP/2 window per stream: at least one large step, so a whole step can
  *     be in flight without waiting for WINDOW_UPDATE
  * @param shutdownGrace how long in-flight steps may take to finish on shutdown
+ * @param stepDeadline how long the rows of one step may run: a row still running then fails with
+ *     {@code DEADLINE_EXCEEDED}, the step is answered, and the row's thread is interrupted
+ * @param pluginDirs plugin directories to load, in order (each subfolder or lone jar one plugin);
+ *     empty for built-ins only
  */
 public record ServerConfig(
     List<ListenAddress> listeners,
@@ -30,11 +35,21 @@ public record ServerConfig(
     int maxTopLogprobs,
     int maxSequencesPerSession,
     int flowControlWindow,
-    Duration shutdownGrace) {
+    Duration shutdownGrace,
+    Duration stepDeadline,
+    List<Path> pluginDirs) {
+
+  /** The default {@link #stepDeadline()}: generous, since a healthy step takes milliseconds. */
+  public static final Duration DEFAULT_STEP_DEADLINE = Duration.ofSeconds(10);
 
   public ServerConfig {
     listeners = List.copyOf(listeners);
+    pluginDirs = List.copyOf(pluginDirs);
     Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+    Objects.requireNonNull(stepDeadline, "stepDeadline");
+    if (stepDeadline.isNegative() || stepDeadline.isZero()) {
+      throw new IllegalArgumentException("the step deadline must be positive: " + stepDeadline);
+    }
     if (listeners.isEmpty()) {
       throw new IllegalArgumentException("at least one listener is needed");
     }
@@ -42,6 +57,14 @@ public record ServerConfig(
         || maxSequencesPerSession < 1 || maxMessageBytes < 1024 || flowControlWindow < 65535) {
       throw new IllegalArgumentException("server limits must be positive: " + this);
     }
+  }
+
+  /** The settings before plugins and step deadlines existed: the default deadline, no plugins. */
+  public ServerConfig(List<ListenAddress> listeners, int samplerThreads, int maxRows,
+      int maxVocabSize, int maxMessageBytes, int maxTopLogprobs, int maxSequencesPerSession,
+      int flowControlWindow, Duration shutdownGrace) {
+    this(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes, maxTopLogprobs,
+        maxSequencesPerSession, flowControlWindow, shutdownGrace, DEFAULT_STEP_DEADLINE, List.of());
   }
 
   /** 127.0.0.1:50051, a thread per core, and limits sized for [256 × 262,144] float32 steps. */
@@ -61,22 +84,37 @@ public record ServerConfig(
 
   public ServerConfig withListeners(List<ListenAddress> listeners) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
-        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace);
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs);
   }
 
   public ServerConfig withSamplerThreads(int threads) {
     return new ServerConfig(listeners, threads, maxRows, maxVocabSize, maxMessageBytes,
-        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace);
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs);
   }
 
   public ServerConfig withLimits(int maxRows, int maxVocabSize, int maxMessageBytes,
       int maxTopLogprobs, int maxSequencesPerSession) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
-        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace);
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs);
   }
 
   public ServerConfig withShutdownGrace(Duration grace) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
-        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace);
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace, stepDeadline, pluginDirs);
+  }
+
+  public ServerConfig withStepDeadline(Duration deadline) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, deadline,
+        pluginDirs);
+  }
+
+  public ServerConfig withPluginDirs(List<Path> dirs) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        dirs);
   }
 }

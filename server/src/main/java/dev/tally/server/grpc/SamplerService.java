@@ -220,6 +220,13 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       }
       return Value.newBuilder().setListValue(list).build();
     }
+    if (v instanceof int[][]) { // token_sequences: a list of token-id lists
+      ListValue.Builder outer = ListValue.newBuilder();
+      for (int[] sequence : (int[][]) v) {
+        outer.addValues(toValue(sequence));
+      }
+      return Value.newBuilder().setListValue(outer).build();
+    }
     if (v instanceof TokenBias) {
       TokenBias bias = (TokenBias) v;
       Struct.Builder s = Struct.newBuilder();

@@ -6,6 +6,7 @@ import dev.tally.api.v1.SequenceTokens;
 import dev.tally.api.v1.SessionRequest;
 import dev.tally.api.v1.SessionResponse;
 import dev.tally.core.engine.RowResult;
+import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
 import dev.tally.core.session.AppendedTokens;
 import dev.tally.core.session.SequenceSpec;
@@ -27,8 +28,10 @@ import org.slf4j.LoggerFactory;
  * <p>Steps run strictly one after another: the next request is asked for ({@code request(1)})
  * only once the current step has been answered, so the transport holds back the sender and
  * exactly one response goes out per request, in order. A bad step is answered with {@code
- * SessionResponse.error} and changes nothing; a bad row fails alone. The session's sequences are
- * freed when the stream ends in any way: half-close, cancel, disconnect or shutdown.
+ * SessionResponse.error} and changes nothing; a bad row fails alone, and a row past the step
+ * deadline fails with {@code DEADLINE_EXCEEDED} while the stream goes on. The session's sequences,
+ * with their plugin states, are freed when the stream ends in any way: half-close, cancel,
+ * disconnect or shutdown.
  */
 final class SessionCall implements StreamObserver<SessionRequest> {
   private static final Logger log = LoggerFactory.getLogger(SessionCall.class);
@@ -106,6 +109,10 @@ final class SessionCall implements StreamObserver<SessionRequest> {
           RowResult r = results[i];
           if (!r.failed()) {
             rows[i].history().append(r.tokenId()); // the chosen token joins its sequence
+          } else if (r.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
+            // The abandoned row's thread may still be in the sequence's stage states: let them
+            // go; the next step rebuilds them from the history.
+            rows[i].discardState();
           }
           response.addChoices(ProtoMapper.toChoice(r));
         }

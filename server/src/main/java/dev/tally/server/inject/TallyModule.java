@@ -9,38 +9,44 @@ import dev.tally.server.exec.SamplerPool;
 import dev.tally.server.grpc.SamplerService;
 import dev.tally.server.grpc.ServerInfoSource;
 import dev.tally.server.grpc.SessionTracker;
+import dev.tally.server.plugin.LoadedPlugins;
 import dev.tally.server.transport.TallyServer;
 
 /**
  * The server's object graph. Bindings only; nothing starts here (sockets open in {@link
- * TallyServer#start()}).
+ * TallyServer#start()}), and nothing is loaded here either: the plugins and the registry built
+ * from them come in ready-made ({@link Servers#create}), as Trino installs plugins into managers
+ * rather than into Guice.
+ *
+ * <p>Public bindings: {@link ServerConfig}, {@link LoadedPlugins}, {@link ProcessorRegistry}
+ * (built-ins plus plugins), {@link SamplerPool} (which closes the plugin class loaders after its
+ * threads on shutdown), and the services.
  */
 public final class TallyModule extends AbstractModule {
   private final ServerConfig config;
+  private final LoadedPlugins plugins;
+  private final ProcessorRegistry registry;
 
-  public TallyModule(ServerConfig config) {
+  public TallyModule(ServerConfig config, LoadedPlugins plugins, ProcessorRegistry registry) {
     this.config = config;
+    this.plugins = plugins;
+    this.registry = registry;
   }
 
   @Override
   protected void configure() {
     bind(ServerConfig.class).toInstance(config);
+    bind(LoadedPlugins.class).toInstance(plugins);
+    bind(ProcessorRegistry.class).toInstance(registry);
     bind(SessionTracker.class).in(Singleton.class);
     bind(ServerInfoSource.class).in(Singleton.class);
     bind(SamplerService.class).in(Singleton.class);
     bind(TallyServer.class).in(Singleton.class);
   }
 
-  /** Built-ins and every plugin on the class path, installed through the same SPI. */
   @Provides
   @Singleton
-  ProcessorRegistry registry() {
-    return ProcessorRegistry.fromServiceLoader(TallyModule.class.getClassLoader());
-  }
-
-  @Provides
-  @Singleton
-  SamplerPool samplerPool(ServerConfig config) {
-    return new SamplerPool(config.samplerThreads());
+  SamplerPool samplerPool(ServerConfig config, LoadedPlugins plugins) {
+    return new SamplerPool(config.samplerThreads(), config.stepDeadline(), plugins);
   }
 }

@@ -99,6 +99,7 @@ public final class TallyServer {
       stop();
       throw new UncheckedIOException("cannot listen: " + e.getMessage(), e);
     }
+    dev.tally.core.kernel.Kernels.Selection.log(log);
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(dev.tally.api.v1.SamplerGrpc.SERVICE_NAME, ServingStatus.SERVING);
     return this;

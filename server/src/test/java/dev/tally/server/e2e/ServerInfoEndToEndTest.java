@@ -56,8 +56,10 @@ final class ServerInfoEndToEndTest {
       .withLimits(64, 262_144, 32 * 1024 * 1024, 10, 100);
 
   private static final List<String> PROCESSORS = List.of("allowed_tokens", "banned_tokens",
-      "min_tokens", "logit_bias", "repetition_penalty", "presence_frequency_penalty",
-      "temperature", "top_n_sigma", "top_k", "top_p", "min_p", "typical_p");
+      "min_tokens", "logit_bias", "sequence_bias", "bad_words", "repetition_penalty",
+      "presence_frequency_penalty", "no_repeat_ngram", "temperature", "dynamic_temperature",
+      "top_n_sigma", "top_k", "top_p", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff",
+      "xtc");
   private static final List<String> SELECTORS = List.of("greedy", "draw");
 
   private static TestServer server;
@@ -104,7 +106,7 @@ final class ServerInfoEndToEndTest {
     assertThat(info.getLimits().getMaxTopLogprobs()).isEqualTo(10);
     assertThat(info.getTransportsList()).containsExactlyInAnyOrder(
         "127.0.0.1:" + server.server.tcpPort(), "unix:" + server.socket);
-    assertThat(info.getSpiVersion()).isEqualTo("1.0");
+    assertThat(info.getSpiVersion()).isEqualTo("1.1"); // 1.1: per-sequence state, token_sequences
 
     Map<String, PluginInfo> plugins = info.getPluginsList().stream()
         .collect(Collectors.toMap(PluginInfo::getName, Function.identity()));

@@ -1,0 +1,49 @@
+package dev.tally.spi;
+
+/**
+ * The full-vocabulary loops {@link Candidates} runs while its list is still the whole vocabulary.
+ * The server supplies fast implementations (SIMD where the JVM does it well); {@link #SCALAR} is
+ * the portable one. Plugins call {@link Candidates} methods and never need this directly.
+ */
+public interface VocabKernels {
+  /** The largest of {@code x[0, n)} (no NaN is ever passed). */
+  float max(float[] x, int n);
+
+  /** {@code Σ exp(x[i] - max)} over {@code [0, n)}, for {@code max ≥} every element. */
+  double sumExp(float[] x, int n, float max);
+
+  /** {@code Σ exp(x[i] - max)} over the elements with {@code x[i] ≥ t}. */
+  double sumExpAtLeast(float[] x, int n, float max, float t);
+
+  /** Plain loops over {@link FastMath#expNonPositive}. */
+  VocabKernels SCALAR = new VocabKernels() {
+    @Override
+    public float max(float[] x, int n) {
+      float max = Float.NEGATIVE_INFINITY;
+      for (int i = 0; i < n; i++) {
+        max = Math.max(max, x[i]);
+      }
+      return max;
+    }
+
+    @Override
+    public double sumExp(float[] x, int n, float max) {
+      double sum = 0;
+      for (int i = 0; i < n; i++) {
+        sum += FastMath.expNonPositive(x[i] - max);
+      }
+      return sum;
+    }
+
+    @Override
+    public double sumExpAtLeast(float[] x, int n, float max, float t) {
+      double sum = 0;
+      for (int i = 0; i < n; i++) {
+        if (x[i] >= t) {
+          sum += FastMath.expNonPositive(x[i] - max);
+        }
+      }
+      return sum;
+    }
+  };
+}
