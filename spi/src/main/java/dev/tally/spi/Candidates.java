@@ -162,6 +162,28 @@ public final class Candidates {
   }
 
   /**
+   * The best candidate: largest logit, ties to the lowest token id; -1 when none is left. Two fast
+   * passes while the list is the whole vocabulary.
+   */
+  public int argmax() {
+    float max = maxLogit();
+    if (max == Float.NEGATIVE_INFINITY) {
+      return -1;
+    }
+    if (dense) {
+      return kernels.nextAtLeast(logits, 0, size, max); // ids ascend: the first is the lowest
+    }
+    int best = -1;
+    for (int i = 0; i < size; i++) {
+      int id = ids[i];
+      if (logits[id] == max && (best < 0 || id < best)) {
+        best = id;
+      }
+    }
+    return best;
+  }
+
+  /**
    * {@code log Σ exp(logit)} over the candidates, max-subtracted and accumulated in double; {@code
    * -Infinity} when no candidate is left.
    */
@@ -277,6 +299,12 @@ public final class Candidates {
     int h = 0;
     float worst = Float.NEGATIVE_INFINITY;
     for (int i = 0; i < size; i++) {
+      if (dense) {
+        i = kernels.nextAtLeast(logits, i, size, worst); // skips the tokens below the k-th best
+        if (i == size) {
+          break;
+        }
+      }
       int id = dense ? i : ids[i];
       float l = logits[id];
       if (l < worst) {

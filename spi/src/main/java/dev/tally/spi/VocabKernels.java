@@ -15,6 +15,12 @@ public interface VocabKernels {
   /** {@code Σ exp(x[i] - max)} over the elements with {@code x[i] ≥ t}. */
   double sumExpAtLeast(float[] x, int n, float max, float t);
 
+  /**
+   * The first index {@code i} in {@code [from, n)} with {@code x[i] ≥ floor}, or {@code n}: the
+   * scan behind top-k style selections, where almost every token is below the floor.
+   */
+  int nextAtLeast(float[] x, int from, int n, float floor);
+
   /** Plain loops over {@link FastMath#expNonPositive}. */
   VocabKernels SCALAR = new VocabKernels() {
     @Override
@@ -33,6 +39,15 @@ public interface VocabKernels {
         sum += FastMath.expNonPositive(x[i] - max);
       }
       return sum;
+    }
+
+    @Override
+    public int nextAtLeast(float[] x, int from, int n, float floor) {
+      int i = from;
+      while (i < n && x[i] < floor) {
+        i++;
+      }
+      return i;
     }
 
     @Override

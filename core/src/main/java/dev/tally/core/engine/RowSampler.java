@@ -65,7 +65,10 @@ public final class RowSampler {
     r.seed = seed;
     r.tokenId = chosen;
     boolean deterministic = isDeterministic(chain);
-    double processedLse = candidates.logSumExp();
+    // A deterministic choice has probability 1: no pass over the candidates is needed for it.
+    boolean needsProcessed = !deterministic || chain.explain()
+        || (chain.topLogprobs() > 0 && chain.processedLogprobs());
+    double processedLse = needsProcessed ? candidates.logSumExp() : Double.NaN;
     if (chain.scoresLabels()) {
       labelLogprobs(chain, processedLse, r);
     }
@@ -173,7 +176,7 @@ public final class RowSampler {
   }
 
   private int select(Stage stage, int vocab, int row) {
-    if (candidates.count() == 0) {
+    if (candidates.maxLogit() == Float.NEGATIVE_INFINITY) { // no candidate left
       throw new TallyException(ErrorCode.NO_CANDIDATES, null,
           "row " + row + ": no candidate token is left after the chain's processors");
     }
@@ -222,7 +225,7 @@ public final class RowSampler {
    * The n best entries (value descending, id ascending), as logprobs {@code value - lse}. Scans
    * either the dense {@code values[0, size)} or, with {@code list}, the candidate list.
    */
-  private static void topAlternatives(RowResult r, int n, float[] values, Candidates list,
+  private void topAlternatives(RowResult r, int n, float[] values, Candidates list,
       int size, double lse) {
     int[] ids = new int[n];
     float[] best = new float[n];
@@ -230,6 +233,12 @@ public final class RowSampler {
     // Below the n-th best so far: most tokens stop at this one comparison.
     float floor = Float.NEGATIVE_INFINITY;
     for (int i = 0; i < size; i++) {
+      if (list == null) {
+        i = kernels.nextAtLeast(values, i, size, floor);
+        if (i == size) {
+          break;
+        }
+      }
       int id = list == null ? i : list.id(i);
       float v = values[id];
       if (v < floor || v == Float.NEGATIVE_INFINITY) {

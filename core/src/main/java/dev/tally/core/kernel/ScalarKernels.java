@@ -53,6 +53,11 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
+  public int nextAtLeast(float[] x, int from, int n, float floor) {
+    return dev.tally.spi.VocabKernels.SCALAR.nextAtLeast(x, from, n, floor);
+  }
+
+  @Override
   public int countAtLeast(float[] x, int n, float t) {
     int count = 0;
     for (int i = 0; i < n; i++) {

@@ -20,6 +20,7 @@ final class VectorKernels implements Kernels {
   private static final float LN2_LO = -2.12194440e-4f;
   private static final float ROUNDER = 12582912f;
   private static final float UNDERFLOW = -87.33654f;
+  private static final FloatVector UNDERFLOW_VECTOR = FloatVector.broadcast(F, UNDERFLOW);
 
   private VectorKernels() {}
 
@@ -30,8 +31,9 @@ final class VectorKernels implements Kernels {
     int i = 0;
     for (int bound = F.loopBound(n); i < bound; i += F.length()) {
       FloatVector v = FloatVector.fromArray(F, x, i);
-      bad = bad.or(v.test(VectorOperators.IS_NAN)).or(v.eq(Float.POSITIVE_INFINITY));
-      max = max.max(v);
+      // NaN is the one value unequal to itself; compare() is intrinsified where test() is not.
+      bad = bad.or(v.compare(VectorOperators.NE, v)).or(v.eq(Float.POSITIVE_INFINITY));
+      max = max.blend(v, v.compare(VectorOperators.GT, max)); // compare+blend: always SIMD
     }
     float m = max.reduceLanes(VectorOperators.MAX);
     boolean anyBad = bad.anyTrue();
@@ -50,19 +52,16 @@ final class VectorKernels implements Kernels {
     int i = 0;
     int bound = F.loopBound(n);
     int step = F.length();
+    float[] lanes = new float[step];
     while (i < bound) {
       int end = Math.min(bound, i + chunk);
-      // Two accumulators, two vectors per iteration: independent work the core can overlap.
-      FloatVector acc0 = FloatVector.zero(F);
-      FloatVector acc1 = FloatVector.zero(F);
-      for (; i + step < end; i += 2 * step) {
-        acc0 = acc0.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
-        acc1 = acc1.add(exp(FloatVector.fromArray(F, x, i + step).sub(max)));
-      }
+      // One exp per iteration, kept small: C2 only turns Vector API calls into SIMD code when it
+      // inlines the whole loop body, and an unrolled body blew its inlining budget.
+      FloatVector acc = FloatVector.zero(F);
       for (; i < end; i += step) {
-        acc0 = acc0.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
+        acc = acc.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
       }
-      total += acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+      total += sumLanes(acc, lanes);
     }
     for (; i < n; i++) {
       total += dev.tally.spi.FastMath.expNonPositive(x[i] - max);
@@ -75,14 +74,15 @@ final class VectorKernels implements Kernels {
     double total = 0;
     int i = 0;
     int bound = F.loopBound(n);
+    float[] lanes = new float[F.length()];
     while (i < bound) {
       int end = Math.min(bound, i + ScalarKernels.CHUNK);
       FloatVector acc = FloatVector.zero(F);
       for (; i < end; i += F.length()) {
         FloatVector v = FloatVector.fromArray(F, x, i);
-        acc = acc.add(exp(v.sub(max)).blend(0f, v.lt(t)));
+        acc = acc.add(exp(v.sub(max)).blend(FloatVector.zero(F), v.lt(t)));
       }
-      total += acc.reduceLanes(VectorOperators.ADD);
+      total += sumLanes(acc, lanes);
     }
     for (; i < n; i++) {
       if (x[i] >= t) {
@@ -92,10 +92,27 @@ final class VectorKernels implements Kernels {
     return total;
   }
 
-  /** {@code e^x} lane-wise for {@code x ≤ 0}, as {@code FastMath.expNonPositive}. */
+  /**
+   * The lanes' sum, in double. A float ADD reduction is not intrinsified on every CPU (it must keep
+   * lane order), and its fallback is slow; storing eight floats and adding them is not.
+   */
+  private static double sumLanes(FloatVector v, float[] lanes) {
+    v.intoArray(lanes, 0);
+    double sum = 0;
+    for (float f : lanes) {
+      sum += f;
+    }
+    return sum;
+  }
+
+  /**
+   * {@code e^x} lane-wise for {@code x ≤ 0}, as {@code FastMath.expNonPositive}, except that
+   * arguments below {@code -87.3} give {@code e^-87.3 ≈ 1e-38} instead of 0: no sum of a vocabulary
+   * can tell, and a clamp is cheaper than a blend.
+   */
   private static FloatVector exp(FloatVector x) {
-    VectorMask<Float> underflow = x.lt(UNDERFLOW);
-    x = x.max(UNDERFLOW).min(0f);
+    // Callers pass x - max, never above 0; only the low end needs a clamp.
+    x = x.blend(UNDERFLOW_VECTOR, x.compare(VectorOperators.LT, UNDERFLOW));
     // mul then add, never fma: the same roundings as the scalar code, so the same results.
     FloatVector t = x.mul(LOG2E).add(ROUNDER);
     IntVector n = t.reinterpretAsInts().sub(0x4B400000);
@@ -109,7 +126,22 @@ final class VectorKernels implements Kernels {
     p = p.mul(r).add(5.0000001201e-1f);
     FloatVector er = p.mul(r).mul(r).add(r).add(1f);
     FloatVector scale = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-    return er.mul(scale).blend(0f, underflow);
+    return er.mul(scale);
+  }
+
+  @Override
+  public int nextAtLeast(float[] x, int from, int n, float floor) {
+    int i = from;
+    for (int bound = F.loopBound(n - from) + from; i < bound; i += F.length()) {
+      VectorMask<Float> hit = FloatVector.fromArray(F, x, i).compare(VectorOperators.GE, floor);
+      if (hit.anyTrue()) {
+        return i + hit.firstTrue();
+      }
+    }
+    while (i < n && x[i] < floor) {
+      i++;
+    }
+    return i;
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.tally.core.processor;
 
 import dev.tally.spi.Candidates;
+import dev.tally.spi.FastMath;
 import dev.tally.spi.SamplingContext;
 import dev.tally.spi.SelectorFactory;
 import dev.tally.spi.TokenSelector;
@@ -26,17 +27,7 @@ final class Selectors {
   static final class Greedy implements TokenSelector {
     @Override
     public int select(Candidates c, SamplingContext context) {
-      int best = -1;
-      float bestLogit = Float.NEGATIVE_INFINITY;
-      for (int i = 0, n = c.size(); i < n; i++) {
-        int id = c.id(i);
-        float l = c.logit(id);
-        if (l > bestLogit || (l == bestLogit && best >= 0 && id < best)) {
-          best = id;
-          bestLogit = l;
-        }
-      }
-      return best;
+      return c.argmax();
     }
 
     @Override
@@ -55,7 +46,7 @@ final class Selectors {
       int n = c.size();
       double total = 0;
       for (int i = 0; i < n; i++) {
-        total += Math.exp((double) c.logit(c.id(i)) - max);
+        total += FastMath.expNonPositive(c.logit(c.id(i)) - max);
       }
       double target = context.random(0) * total;
       double cumulative = 0;
@@ -66,7 +57,7 @@ final class Selectors {
         if (l == Float.NEGATIVE_INFINITY) {
           continue;
         }
-        cumulative += Math.exp((double) l - max);
+        cumulative += FastMath.expNonPositive(l - max);
         last = id;
         if (cumulative > target) {
           return id;

@@ -65,6 +65,15 @@ final class KernelsTest {
     for (float v : x) {
       count += v >= t ? 1 : 0;
     }
+    for (int from : new int[] {0, 1, n / 3, n - 1}) {
+      int expected = from;
+      while (expected < n && x[expected] < t) {
+        expected++;
+      }
+      assertThat(SCALAR.nextAtLeast(x, from, n, t)).isEqualTo(expected);
+      assertThat(VECTOR.nextAtLeast(x, from, n, t)).isEqualTo(expected);
+    }
+    assertThat(VECTOR.nextAtLeast(x, 0, n, Float.POSITIVE_INFINITY)).isEqualTo(n);
     assertThat(SCALAR.countAtLeast(x, n, t)).isEqualTo(count);
     assertThat(VECTOR.countAtLeast(x, n, t)).isEqualTo(count);
   }

@@ -1,0 +1,357 @@
+"""`Client` (unary calls) and `Session` (the decode loop's bidirectional stream)."""
+
+from __future__ import annotations
+
+import os
+import queue
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
+
+import grpc
+import numpy as np
+
+from tally_client._errors import TallyError
+from tally_client._params import to_params
+from tally_client._proto.tally.v1 import sampler_pb2 as pb
+from tally_client._proto.tally.v1 import sampler_pb2_grpc
+from tally_client._result import Result
+from tally_client._tensor import to_logits
+
+_MiB = 1 << 20
+_END = object()  # closes a session's request stream (half-close)
+
+PathOrPem = Union[bytes, str, "os.PathLike[str]"]
+
+
+class SessionStepError(TallyError):
+    """A session step Tally refused as a whole (`SessionResponse.error`): a tensor that does not
+    match its shape, an unknown or duplicate sequence id, bad parameters in `add`. Nothing of the
+    step was applied (not its `add`/`remove`/`append` either) and the session goes on."""
+
+
+class History(NamedTuple):
+    """A row's token history for `Client.sample` (penalties and the seeded draw use it)."""
+
+    prompt_token_ids: Sequence[int] = ()
+    output_token_ids: Sequence[int] = ()
+
+
+def _ids(values: Iterable[Any]) -> list[int]:
+    """Token or sequence ids from a list, a numpy array (any integer dtype, uint64 included) or a
+    torch tensor, as Python ints."""
+    if isinstance(values, np.ndarray):
+        values = values.ravel().tolist()
+    elif hasattr(values, "tolist") and hasattr(values, "detach"):  # a torch tensor of ids
+        values = values.detach().cpu().reshape(-1).tolist()
+    return [int(v) for v in values]
+
+
+def _history(h: Any) -> pb.TokenHistory:
+    if isinstance(h, pb.TokenHistory):
+        return h
+    if isinstance(h, Mapping):
+        return pb.TokenHistory(prompt_token_ids=_ids(h.get("prompt_token_ids", ())),
+                               output_token_ids=_ids(h.get("output_token_ids", ())))
+    if isinstance(h, History) or (isinstance(h, (tuple, list)) and len(h) == 2
+                                  and not isinstance(h[0], (int, np.integer))):
+        return pb.TokenHistory(prompt_token_ids=_ids(h[0]), output_token_ids=_ids(h[1]))
+    raise TypeError("a history is a History(prompt_token_ids, output_token_ids), a mapping with "
+                    f"those keys, a (prompt, output) pair or a tally.v1.TokenHistory, not {h!r}")
+
+
+def _params(params: Any, sampling: Mapping[str, Any]) -> pb.SamplingParams:
+    if params is not None and sampling:
+        raise TypeError("pass either params= or sampling keyword arguments, not both")
+    if isinstance(params, pb.SamplingParams):
+        return params
+    if params is not None:
+        return to_params(params)
+    return to_params(sampling)
+
+
+def _read(value: Optional[PathOrPem]) -> Optional[bytes]:
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
+class Client:
+    """A connection to a Tally server.
+
+    Args:
+        target: `"unix:/path/to.sock"` (fastest beside the model server) or `"host:port"`.
+        tls: use TLS (implied by any of the three certificate arguments).
+        root_certificates: PEM bytes, or a path to them, of the CAs to trust (default: the
+            system's).
+        private_key, certificate_chain: PEM bytes or paths, for mutual TLS.
+        server_hostname: the name to check the server's certificate against, if not the target's.
+        credentials: your own `grpc.ChannelCredentials` (overrides the TLS arguments).
+        options: extra gRPC channel options, `[(key, value), ...]`.
+        timeout: default deadline in seconds for unary calls (`sample`, `server_info`, ...).
+
+    Use it as a context manager, or call `close()`. A client is thread-safe; a `Session` is not.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        tls: bool = False,
+        root_certificates: Optional[PathOrPem] = None,
+        private_key: Optional[PathOrPem] = None,
+        certificate_chain: Optional[PathOrPem] = None,
+        server_hostname: Optional[str] = None,
+        credentials: Optional[grpc.ChannelCredentials] = None,
+        options: Sequence[tuple[str, Any]] = (),
+        timeout: Optional[float] = None,
+    ):
+        self.target = target
+        self.timeout = timeout
+        opts = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", 64 * _MiB),
+        ]
+        if server_hostname:
+            opts.append(("grpc.ssl_target_name_override", server_hostname))
+        opts.extend(options)
+        if credentials is None and (tls or root_certificates or private_key or certificate_chain):
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(root_certificates),
+                private_key=_read(private_key),
+                certificate_chain=_read(certificate_chain),
+            )
+        if credentials is not None:
+            self.channel = grpc.secure_channel(target, credentials, options=opts)
+        else:
+            self.channel = grpc.insecure_channel(target, options=opts)
+        self.stub = sampler_pb2_grpc.SamplerStub(self.channel)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the channel; open sessions end."""
+        self.channel.close()
+
+    def wait_ready(self, timeout: float = 10.0) -> "Client":
+        """Blocks until the channel is connected (e.g. while the server starts)."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise TallyError(grpc.StatusCode.UNAVAILABLE,
+                             f"no Tally server at {self.target} after {timeout} s") from None
+        return self
+
+    def _call(self, method: Any, request: Any, timeout: Optional[float]) -> Any:
+        try:
+            return method(request, timeout=self.timeout if timeout is None else timeout)
+        except grpc.RpcError as e:
+            raise TallyError.from_rpc_error(e) from e
+
+    # -- unary RPCs --------------------------------------------------------------------------
+
+    def sample(
+        self,
+        logits: Any,
+        *,
+        histories: Optional[Sequence[Any]] = None,
+        params: Any = None,
+        timeout: Optional[float] = None,
+        **sampling: Any,
+    ) -> Result:
+        """Samples one token per row of `logits`, statelessly.
+
+        Args:
+            logits: [rows, vocab] (or [vocab]) numpy float32/float16 array or torch
+                float32/float16/bfloat16 tensor; any device, sent without conversion.
+            histories: None, or one per row: `History(prompt_token_ids, output_token_ids)`, a
+                `(prompt, output)` pair or a mapping. Penalties read them, and the seeded draw
+                is counted by the number of output tokens.
+            params: instead of `**sampling`: one mapping (or `tally.v1.SamplingParams`) for all
+                rows, or a list of them, one per row.
+            **sampling: sampling parameters, OpenAI/vLLM names: `temperature`, `top_p`, `top_k`,
+                `min_p`, `typical_p`, `top_n_sigma`, `repetition_penalty`, `presence_penalty`,
+                `frequency_penalty`, `penalty_last_n`, `logit_bias`, `allowed_token_ids`,
+                `banned_token_ids`, `min_tokens`, `eos_token_ids`, `stop_token_ids`, `seed`,
+                `top_logprobs`, `top_logprobs_mode`, `order`, `processors`, `pipeline`,
+                `explain`.
+
+        Raises:
+            TallyError: with `.code`, `.reason` (e.g. "INVALID_PARAMS") and `.field`
+                (e.g. "params[0].top_p").
+        """
+        if isinstance(params, (list, tuple)):
+            if sampling:
+                raise TypeError("pass either params= or sampling keyword arguments, not both")
+            plist = [_params(p, {}) for p in params]
+        else:
+            plist = [_params(params, sampling)]
+        request = pb.SampleRequest(params=plist, logits=to_logits(logits))
+        if histories is not None:
+            request.histories.extend(_history(h) for h in histories)
+        response = self._call(self.stub.Sample, request, timeout)
+        return Result(response.choices)
+
+    def server_info(self, *, timeout: Optional[float] = None) -> pb.ServerInfo:
+        """Version, dtypes, limits, listeners and plugins (`tally.v1.ServerInfo`)."""
+        return self._call(self.stub.GetServerInfo, pb.GetServerInfoRequest(), timeout)
+
+    def list_processors(self, *, timeout: Optional[float] = None) -> list[pb.ProcessorInfo]:
+        """Every processor and selector the server can run, with parameter schemas."""
+        response = self._call(self.stub.ListProcessors, pb.ListProcessorsRequest(), timeout)
+        return list(response.processors)
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def session(self, *, timeout: Optional[float] = None,
+                metadata: Optional[Sequence[tuple[str, str]]] = None) -> "Session":
+        """Opens a `Session` stream for a decode loop with continuous batching.
+
+        `timeout` is a deadline for the whole stream (default: none).
+        """
+        return Session(self.stub, timeout=timeout, metadata=metadata)
+
+
+class Session:
+    """A model server's decode loop: one bidirectional `Session` stream.
+
+    `add`, `remove` and `append` are buffered and travel with the next `step` (or `flush`), in
+    one message, applied in that order before the step's rows are sampled. Tally appends each
+    chosen token to its sequence itself, so penalties and seeds follow the sequence.
+
+        with client.session() as s:
+            s.add(1, prompt_token_ids=prompt, temperature=0.7, seed=1, eos_token_ids=[eos])
+            r = s.step([1], logits)          # logits: [1, vocab]
+            ...
+            s.remove(1)
+
+    Not thread-safe: drive a session from one thread (open one session per loop).
+    """
+
+    def __init__(self, stub: sampler_pb2_grpc.SamplerStub, *, timeout: Optional[float] = None,
+                 metadata: Optional[Sequence[tuple[str, str]]] = None):
+        self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._call = stub.Session(iter(self._requests.get, _END), timeout=timeout,
+                                  metadata=metadata)
+        self._added: list[pb.Sequence] = []
+        self._removed: list[int] = []
+        self._appended: list[pb.SequenceTokens] = []
+        self._sequences: set[int] = set()
+        self._next_step = 0
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.cancel()
+
+    def close(self) -> None:
+        """Half-closes the stream and waits for the server to end it. Unsent changes are
+        dropped (the server forgets the session's sequences anyway)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._requests.put(_END)
+        try:
+            for _ in self._call:  # no responses are owed; wait for the end of the stream
+                pass
+        except grpc.RpcError as e:
+            if e.code() not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE):
+                raise TallyError.from_rpc_error(e) from e
+
+    def cancel(self) -> None:
+        """Ends the stream at once."""
+        if not self._closed:
+            self._closed = True
+            self._call.cancel()
+            self._requests.put(_END)  # frees the thread that feeds the stream
+
+    # -- registry ----------------------------------------------------------------------------
+
+    @property
+    def sequences(self) -> frozenset[int]:
+        """Ids registered on the server (as of the last answered step)."""
+        return frozenset(self._sequences)
+
+    def add(
+        self,
+        seq_id: int,
+        *,
+        prompt_token_ids: Iterable[int] = (),
+        output_token_ids: Iterable[int] = (),
+        params: Any = None,
+        **sampling: Any,
+    ) -> None:
+        """Registers a sequence (sent with the next step): its prompt, any output it already
+        has (resuming), and its sampling parameters (`**sampling`, as in `Client.sample`)."""
+        self._added.append(pb.Sequence(
+            id=int(seq_id), params=_params(params, sampling),
+            prompt_token_ids=_ids(prompt_token_ids), output_token_ids=_ids(output_token_ids)))
+
+    def remove(self, seq_id: int) -> None:
+        """Drops a sequence (sent with the next step)."""
+        self._removed.append(int(seq_id))
+
+    def append(self, seq_id: int, token_ids: Iterable[int]) -> None:
+        """Appends tokens the model server placed itself (forced, prefilled or speculative) to a
+        sequence's history (sent with the next step)."""
+        self._appended.append(pb.SequenceTokens(sequence_id=int(seq_id), token_ids=_ids(token_ids)))
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def step(self, seq_ids: Iterable[int], logits: Any) -> Result:
+        """Samples row i of `logits` for sequence `seq_ids[i]`; returns a `Result` in row order.
+
+        Pending `add`/`remove`/`append` calls travel with this step. `logits` is as in
+        `Client.sample`. Raises `SessionStepError` if Tally refused the whole step (nothing
+        applied, the session goes on), `TallyError` if the stream itself failed.
+        """
+        ids = _ids(seq_ids)
+        tensor = to_logits(logits)
+        if tensor.rows != len(ids):
+            raise ValueError(f"{len(ids)} sequence ids for {tensor.rows} rows of logits")
+        response = self._send(row_sequence_ids=ids, logits=tensor)
+        return Result(response.choices, ids)
+
+    def flush(self) -> None:
+        """Sends pending `add`/`remove`/`append` calls now, in a step with no rows."""
+        if self._added or self._removed or self._appended:
+            self._send()
+
+    def _send(self, **fields: Any) -> pb.SessionResponse:
+        if self._closed:
+            raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
+        step_id = self._next_step
+        self._next_step += 1
+        added, removed, appended = self._added, self._removed, self._appended
+        self._added, self._removed, self._appended = [], [], []
+        request = pb.SessionRequest(step_id=step_id, added=added, removed=removed,
+                                    appended=appended, **fields)
+        self._requests.put(request)
+        try:
+            response = next(self._call)
+        except grpc.RpcError as e:
+            self._closed = True
+            raise TallyError.from_rpc_error(e) from e
+        except StopIteration:
+            self._closed = True
+            raise TallyError(grpc.StatusCode.UNAVAILABLE, "the server ended the session") from None
+        if response.step_id != step_id:
+            raise TallyError(grpc.StatusCode.INTERNAL,
+                             f"answer to step {response.step_id} for step {step_id}")
+        if response.HasField("error"):
+            raise SessionStepError.from_status(response.error)
+        self._sequences.update(s.id for s in added)
+        self._sequences.difference_update(removed)
+        return response

@@ -1,0 +1,350 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from tally_client._proto.googleapis import status_pb2 as _status_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DEADLINE_EXCEEDED: ErrorCode
+DESCRIPTOR: _descriptor.FileDescriptor
+DTYPE_BFLOAT16: DType
+DTYPE_FLOAT16: DType
+DTYPE_FLOAT32: DType
+DTYPE_UNSPECIFIED: DType
+DUPLICATE_SEQUENCE: ErrorCode
+ERROR_CODE_UNSPECIFIED: ErrorCode
+FINISH_REASON_EOS_TOKEN: FinishReason
+FINISH_REASON_NONE: FinishReason
+FINISH_REASON_STOP_TOKEN: FinishReason
+FINISH_REASON_UNSPECIFIED: FinishReason
+INTERNAL: ErrorCode
+INVALID_LOGITS: ErrorCode
+INVALID_PARAMS: ErrorCode
+INVALID_TENSOR: ErrorCode
+LIMIT_EXCEEDED: ErrorCode
+LOGPROBS_MODE_PROCESSED: LogprobsMode
+LOGPROBS_MODE_RAW: LogprobsMode
+NO_CANDIDATES: ErrorCode
+ORDER_TEMPERATURE_FIRST: Order
+ORDER_TEMPERATURE_LAST: Order
+PROCESSOR: ProcessorKind
+PROCESSOR_FAILED: ErrorCode
+PROCESSOR_KIND_UNSPECIFIED: ProcessorKind
+SELECTOR: ProcessorKind
+UNAVAILABLE: ErrorCode
+UNKNOWN_PROCESSOR: ErrorCode
+UNKNOWN_SEQUENCE: ErrorCode
+
+class Explanation(_message.Message):
+    __slots__ = ["stages", "top_logit_gap"]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGIT_GAP_FIELD_NUMBER: _ClassVar[int]
+    stages: _containers.RepeatedCompositeFieldContainer[StageTrace]
+    top_logit_gap: float
+    def __init__(self, stages: _Optional[_Iterable[_Union[StageTrace, _Mapping]]] = ..., top_logit_gap: _Optional[float] = ...) -> None: ...
+
+class GetServerInfoRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_top_logprobs", "max_vocab_size"]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEQUENCES_PER_SESSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
+    max_message_bytes: int
+    max_rows: int
+    max_sequences_per_session: int
+    max_top_logprobs: int
+    max_vocab_size: int
+    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ...) -> None: ...
+
+class ListProcessorsRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListProcessorsResponse(_message.Message):
+    __slots__ = ["processors"]
+    PROCESSORS_FIELD_NUMBER: _ClassVar[int]
+    processors: _containers.RepeatedCompositeFieldContainer[ProcessorInfo]
+    def __init__(self, processors: _Optional[_Iterable[_Union[ProcessorInfo, _Mapping]]] = ...) -> None: ...
+
+class Logits(_message.Message):
+    __slots__ = ["data", "dtype", "rows", "vocab_size"]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    dtype: DType
+    rows: int
+    vocab_size: int
+    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., rows: _Optional[int] = ..., vocab_size: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ParamInfo(_message.Message):
+    __slots__ = ["allowed_values", "default_value", "description", "maximum", "minimum", "name", "required", "type"]
+    ALLOWED_VALUES_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    allowed_values: _containers.RepeatedScalarFieldContainer[str]
+    default_value: _struct_pb2.Value
+    description: str
+    maximum: float
+    minimum: float
+    name: str
+    required: bool
+    type: str
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., default_value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., required: bool = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., allowed_values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PluginInfo(_message.Message):
+    __slots__ = ["name", "processors", "version"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROCESSORS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    processors: _containers.RepeatedScalarFieldContainer[str]
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., processors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProcessorInfo(_message.Message):
+    __slots__ = ["description", "kind", "name", "params", "plugin", "version"]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    kind: ProcessorKind
+    name: str
+    params: _containers.RepeatedCompositeFieldContainer[ParamInfo]
+    plugin: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[ProcessorKind, str]] = ..., description: _Optional[str] = ..., plugin: _Optional[str] = ..., version: _Optional[str] = ..., params: _Optional[_Iterable[_Union[ParamInfo, _Mapping]]] = ...) -> None: ...
+
+class ProcessorSpec(_message.Message):
+    __slots__ = ["name", "params"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class SampleRequest(_message.Message):
+    __slots__ = ["histories", "logits", "params"]
+    HISTORIES_FIELD_NUMBER: _ClassVar[int]
+    LOGITS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    histories: _containers.RepeatedCompositeFieldContainer[TokenHistory]
+    logits: Logits
+    params: _containers.RepeatedCompositeFieldContainer[SamplingParams]
+    def __init__(self, params: _Optional[_Iterable[_Union[SamplingParams, _Mapping]]] = ..., histories: _Optional[_Iterable[_Union[TokenHistory, _Mapping]]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+
+class SampleResponse(_message.Message):
+    __slots__ = ["choices"]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    choices: _containers.RepeatedCompositeFieldContainer[TokenChoice]
+    def __init__(self, choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ...) -> None: ...
+
+class SamplingParams(_message.Message):
+    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "seed", "stop_token_ids", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p"]
+    class LogitBiasEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: float
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+    ALLOWED_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    BANNED_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    EOS_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    LOGIT_BIAS_FIELD_NUMBER: _ClassVar[int]
+    MIN_P_FIELD_NUMBER: _ClassVar[int]
+    MIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_LAST_N_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    PROCESSORS_FIELD_NUMBER: _ClassVar[int]
+    REPETITION_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    STOP_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_MODE_FIELD_NUMBER: _ClassVar[int]
+    TOP_N_SIGMA_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    TYPICAL_P_FIELD_NUMBER: _ClassVar[int]
+    allowed_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    banned_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    eos_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    explain: bool
+    frequency_penalty: float
+    label_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    logit_bias: _containers.ScalarMap[int, float]
+    min_p: float
+    min_tokens: int
+    order: Order
+    penalty_last_n: int
+    pipeline: _containers.RepeatedCompositeFieldContainer[ProcessorSpec]
+    presence_penalty: float
+    processors: _containers.RepeatedCompositeFieldContainer[ProcessorSpec]
+    repetition_penalty: float
+    seed: int
+    stop_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    temperature: float
+    top_k: int
+    top_logprobs: int
+    top_logprobs_mode: LogprobsMode
+    top_n_sigma: float
+    top_p: float
+    typical_p: float
+    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Sequence(_message.Message):
+    __slots__ = ["id", "output_token_ids", "params", "prompt_token_ids"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    output_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    params: SamplingParams
+    prompt_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, id: _Optional[int] = ..., params: _Optional[_Union[SamplingParams, _Mapping]] = ..., prompt_token_ids: _Optional[_Iterable[int]] = ..., output_token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SequenceTokens(_message.Message):
+    __slots__ = ["sequence_id", "token_ids"]
+    SEQUENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    sequence_id: int
+    token_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, sequence_id: _Optional[int] = ..., token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ServerInfo(_message.Message):
+    __slots__ = ["active_sessions", "dtypes", "limits", "plugins", "spi_version", "transports", "version"]
+    ACTIVE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    DTYPES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    SPI_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORTS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    active_sessions: int
+    dtypes: _containers.RepeatedScalarFieldContainer[DType]
+    limits: Limits
+    plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
+    spi_version: str
+    transports: _containers.RepeatedScalarFieldContainer[str]
+    version: str
+    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ...) -> None: ...
+
+class SessionRequest(_message.Message):
+    __slots__ = ["added", "appended", "logits", "removed", "row_sequence_ids", "step_id"]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    APPENDED_FIELD_NUMBER: _ClassVar[int]
+    LOGITS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    ROW_SEQUENCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    added: _containers.RepeatedCompositeFieldContainer[Sequence]
+    appended: _containers.RepeatedCompositeFieldContainer[SequenceTokens]
+    logits: Logits
+    removed: _containers.RepeatedScalarFieldContainer[int]
+    row_sequence_ids: _containers.RepeatedScalarFieldContainer[int]
+    step_id: int
+    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+
+class SessionResponse(_message.Message):
+    __slots__ = ["choices", "error", "step_id"]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    choices: _containers.RepeatedCompositeFieldContainer[TokenChoice]
+    error: _status_pb2.Status
+    step_id: int
+    def __init__(self, step_id: _Optional[int] = ..., choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class StageTrace(_message.Message):
+    __slots__ = ["candidates", "chosen_probability", "entropy", "name", "top_logit_gap"]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    ENTROPY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGIT_GAP_FIELD_NUMBER: _ClassVar[int]
+    candidates: int
+    chosen_probability: float
+    entropy: float
+    name: str
+    top_logit_gap: float
+    def __init__(self, name: _Optional[str] = ..., candidates: _Optional[int] = ..., entropy: _Optional[float] = ..., chosen_probability: _Optional[float] = ..., top_logit_gap: _Optional[float] = ...) -> None: ...
+
+class TokenChoice(_message.Message):
+    __slots__ = ["error", "explanation", "finish_reason", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "token_id", "top_logprobs"]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    LABEL_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    PROCESSED_LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    error: _status_pb2.Status
+    explanation: Explanation
+    finish_reason: FinishReason
+    label_logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
+    logprob: float
+    processed_logprob: float
+    rank: int
+    seed: int
+    token_id: int
+    top_logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
+    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ...) -> None: ...
+
+class TokenHistory(_message.Message):
+    __slots__ = ["output_token_ids", "prompt_token_ids"]
+    OUTPUT_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    output_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    prompt_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, prompt_token_ids: _Optional[_Iterable[int]] = ..., output_token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class TokenLogprob(_message.Message):
+    __slots__ = ["logprob", "token_id"]
+    LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    logprob: float
+    token_id: int
+    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ...) -> None: ...
+
+class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class LogprobsMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Order(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ProcessorKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

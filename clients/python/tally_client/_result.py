@@ -1,0 +1,78 @@
+"""What `Client.sample` and `Session.step` return: one entry per row, in row order."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from tally_client._errors import TallyError
+from tally_client._proto.tally.v1 import sampler_pb2 as pb
+
+_FINISH = {
+    pb.FINISH_REASON_EOS_TOKEN: "eos",
+    pb.FINISH_REASON_STOP_TOKEN: "stop",
+}
+
+
+class Result:
+    """The tokens Tally chose for one step, row by row.
+
+    Attributes:
+        token_ids: `np.ndarray[int32]` of shape [rows]; -1 where the row failed.
+        logprobs: `np.ndarray[float32]`, the raw log-softmax of each chosen token.
+        processed_logprobs: `np.ndarray[float32]`, the log-probability the token was drawn with
+            (0 for greedy).
+        ranks: `np.ndarray[int64]`, 1 = the most likely token under the raw logits.
+        seeds: `np.ndarray[uint64]`, the seed each row was drawn with.
+        top_logprobs: per row, `{token_id: logprob}` for the `top_logprobs` best tokens, best
+            first (empty unless `top_logprobs` was asked for).
+        finish_reasons: per row, None (go on), `"eos"` (an `eos_token_ids` token was chosen) or
+            `"stop"` (a `stop_token_ids` token was chosen).
+        errors: per row, None or the `TallyError` that failed that row alone (a NaN logit, a
+            plugin that threw): the other rows are still sampled.
+        seq_ids: for `Session.step`, the sequence id of each row; None for `Client.sample`.
+        choices: the `tally.v1.TokenChoice` messages themselves (explanations, for instance).
+    """
+
+    __slots__ = ("token_ids", "logprobs", "processed_logprobs", "ranks", "seeds",
+                 "top_logprobs", "finish_reasons", "errors", "seq_ids", "choices")
+
+    def __init__(self, choices: Sequence[pb.TokenChoice], seq_ids: Optional[Sequence[int]] = None):
+        n = len(choices)
+        self.choices = list(choices)
+        self.seq_ids = None if seq_ids is None else tuple(int(s) for s in seq_ids)
+        self.token_ids = np.fromiter((c.token_id for c in choices), dtype=np.int32, count=n)
+        self.logprobs = np.fromiter((c.logprob for c in choices), dtype=np.float32, count=n)
+        self.processed_logprobs = np.fromiter(
+            (c.processed_logprob for c in choices), dtype=np.float32, count=n)
+        self.ranks = np.fromiter((c.rank for c in choices), dtype=np.int64, count=n)
+        self.seeds = np.fromiter((c.seed for c in choices), dtype=np.uint64, count=n)
+        self.top_logprobs = [{t.token_id: t.logprob for t in c.top_logprobs} for c in choices]
+        self.finish_reasons = [_FINISH.get(c.finish_reason) for c in choices]
+        self.errors = [TallyError.from_status(c.error) if c.HasField("error") else None
+                       for c in choices]
+
+    def __len__(self) -> int:
+        return len(self.choices)
+
+    @property
+    def finished(self) -> np.ndarray:
+        """`np.ndarray[bool]`: True where the row's sequence ended (EOS or stop token)."""
+        return np.array([r is not None for r in self.finish_reasons], dtype=bool)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row failed."""
+        return all(e is None for e in self.errors)
+
+    def raise_for_errors(self) -> "Result":
+        """Raises the first row error, if any; returns self otherwise."""
+        for e in self.errors:
+            if e is not None:
+                raise e
+        return self
+
+    def __repr__(self) -> str:
+        return (f"Result(token_ids={self.token_ids.tolist()}, "
+                f"finish_reasons={self.finish_reasons}, errors={sum(e is not None for e in self.errors)})")
