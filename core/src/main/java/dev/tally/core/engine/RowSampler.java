@@ -19,6 +19,7 @@ public final class RowSampler {
   private final RowContext context = new RowContext();
   private final Kernels kernels;
   private float[] raw = new float[0];
+  private short[] halves = new short[0];
 
   /** A sampler on the kernels this JVM runs best. */
   public RowSampler() {
@@ -50,8 +51,9 @@ public final class RowSampler {
     int vocab = logits.vocabSize();
     if (raw.length < vocab) {
       raw = new float[vocab];
+      halves = new short[vocab];
     }
-    logits.decodeRow(row, raw);
+    logits.decodeRow(row, raw, halves);
     chain.checkVocabulary(vocab);
     if (history.maxTokenId() >= vocab) {
       throw TallyException.invalidParams("histories", "row " + row + ": the history holds token id "

@@ -77,6 +77,34 @@ public final class LogitsTensor {
     return vocabSize;
   }
 
+  /**
+   * Decodes row {@code row} into {@code dst[0, vocabSize)} as float32, 16-bit rows through {@code
+   * scratch} (at least {@code vocabSize} long): one bulk copy out of the buffer, then a plain
+   * array loop the JIT can vectorise, instead of a buffer read per element.
+   */
+  public void decodeRow(int row, float[] dst, short[] scratch) {
+    int n = vocabSize;
+    switch (dtype) {
+      case FLOAT32:
+        data.asFloatBuffer().get(row * n, dst, 0, n);
+        break;
+      case FLOAT16:
+        data.asShortBuffer().get(row * n, scratch, 0, n);
+        for (int i = 0; i < n; i++) {
+          dst[i] = HalfFloats.fromFloat16(scratch[i]);
+        }
+        break;
+      case BFLOAT16:
+        data.asShortBuffer().get(row * n, scratch, 0, n);
+        for (int i = 0; i < n; i++) {
+          dst[i] = Float.intBitsToFloat(scratch[i] << 16); // bfloat16: the top half of a float32
+        }
+        break;
+      default:
+        throw new AssertionError(dtype);
+    }
+  }
+
   /** Decodes row {@code row} into {@code dst[0, vocabSize)} as float32. */
   public void decodeRow(int row, float[] dst) {
     int n = vocabSize;
