@@ -53,6 +53,26 @@ public final class TokenLog implements TokenHistory {
     maxTokenId = Math.max(maxTokenId, tokenId);
   }
 
+  /**
+   * Cuts the history back to its first {@code newLength} tokens (a session step rolled back).
+   *
+   * @throws IllegalArgumentException if that would cut into the prompt or grow the history
+   */
+  public void truncate(int newLength) {
+    if (newLength < promptLength || newLength > length) {
+      throw new IllegalArgumentException("cannot truncate a history of " + length
+          + " tokens (prompt " + promptLength + ") to " + newLength);
+    }
+    if (newLength == length) {
+      return;
+    }
+    length = newLength;
+    maxTokenId = -1;
+    for (int i = 0; i < length; i++) {
+      maxTokenId = Math.max(maxTokenId, tokens[i]);
+    }
+  }
+
   @Override
   public int promptLength() {
     return promptLength;

@@ -19,7 +19,16 @@ final class Temperature implements LogitsProcessor {
       "Divides every logit by the temperature; < 1 sharpens, > 1 flattens.",
       List.of(ParamSpec.number("temperature", "Temperature > 0; 1 = off.")
           .withDefault(1.0).withRange(0, false, Double.POSITIVE_INFINITY, false)),
-      p -> new Temperature((float) p.getDouble("temperature")));
+      p -> new Temperature(toFloat(p.getDouble("temperature"))));
+
+  /**
+   * The validated (positive, finite) double as a positive, finite float. A plain cast would turn
+   * a temperature below 1.4e-45 into 0 (0 / 0 = NaN logits) and one above 3.4e38 into +inf
+   * (-inf / +inf = NaN for a masked token): found by the pipeline fuzz test.
+   */
+  static float toFloat(double temperature) {
+    return (float) Math.min(Math.max(temperature, Float.MIN_VALUE), Float.MAX_VALUE);
+  }
 
   private final float temperature;
 

@@ -100,6 +100,64 @@ public final class SessionState {
    */
   public Sequence[] apply(List<SequenceSpec> added, long[] removed, List<AppendedTokens> appended,
       long[] rowSequenceIds, int rows) {
+    return begin(added, removed, appended, rowSequenceIds, rows).rows();
+  }
+
+  /**
+   * A step whose registry changes are applied but can still be undone: the session answers a step
+   * that then fails as a whole (the sampler pool refused it, an internal error) with an error, and
+   * the proto promises that such a step changed nothing. Call {@link Step#rollback()} then; a
+   * step that succeeds needs nothing more. Only the latest step may be rolled back, and only before
+   * the next one begins.
+   */
+  public final class Step {
+    private final Sequence[] rows;
+    private final Map<Long, Sequence> added;
+    private final Map<Long, Sequence> removed;
+    private final Sequence[] appendedTo;
+    private final int[] lengthsBefore;
+
+    private Step(Sequence[] rows, Map<Long, Sequence> added, Map<Long, Sequence> removed,
+        Sequence[] appendedTo, int[] lengthsBefore) {
+      this.rows = rows;
+      this.added = added;
+      this.removed = removed;
+      this.appendedTo = appendedTo;
+      this.lengthsBefore = lengthsBefore;
+    }
+
+    /** The sequence of each row. */
+    public Sequence[] rows() {
+      return rows;
+    }
+
+    /**
+     * Undoes the step: the added sequences go, the removed ones come back, the appended tokens
+     * (and any token sampled since) are cut off, and the stage states of every touched sequence
+     * are let go, to be rebuilt from the restored history at the next row (a row may have run).
+     */
+    public void rollback() {
+      for (int i = appendedTo.length - 1; i >= 0; i--) {
+        appendedTo[i].history.truncate(lengthsBefore[i]);
+      }
+      sequences.keySet().removeAll(added.keySet());
+      sequences.putAll(removed);
+      for (Sequence s : rows) {
+        s.discardState();
+      }
+      for (Sequence s : appendedTo) {
+        s.discardState();
+      }
+    }
+  }
+
+  /**
+   * Like {@link #apply}, but returns a {@link Step} that can be rolled back.
+   *
+   * @throws TallyException naming the offending field; nothing was changed then
+   */
+  public Step begin(List<SequenceSpec> added, long[] removed, List<AppendedTokens> appended,
+      long[] rowSequenceIds, int rows) {
     // Validate everything against a view of the registry after the step; mutate only at the end.
     Map<Long, Sequence> fresh = new HashMap<>();
     for (int i = 0; i < added.size(); i++) {
@@ -176,15 +234,35 @@ public final class SessionState {
       rowSequences[i] = s;
     }
 
-    sequences.putAll(fresh);
-    sequences.keySet().removeAll(gone);
-    for (AppendedTokens a : appended) {
-      TokenLog h = sequences.get(a.sequenceId()).history();
-      for (int t : a.tokenIds()) {
-        h.append(t);
+    Map<Long, Sequence> removedNow = new HashMap<>();
+    for (long id : gone) {
+      Sequence old = sequences.get(id);
+      if (old != null) { // a sequence added and removed in the same step was never registered
+        removedNow.put(id, old);
       }
     }
-    return rowSequences;
+    // Rows of the step before it: the sampled token of each row is appended to its history after
+    // a successful step; a rollback cuts it off with the appended tokens.
+    Sequence[] touched = new Sequence[appended.size() + rows];
+    int[] lengths = new int[touched.length];
+    sequences.putAll(fresh);
+    sequences.keySet().removeAll(gone);
+    int n = 0;
+    for (AppendedTokens a : appended) {
+      Sequence s = sequences.get(a.sequenceId());
+      touched[n] = s;
+      lengths[n++] = s.history().length();
+      for (int t : a.tokenIds()) {
+        s.history().append(t);
+      }
+    }
+    for (Sequence s : rowSequences) {
+      touched[n] = s;
+      lengths[n++] = s.history().length();
+    }
+    Map<Long, Sequence> addedNow = new HashMap<>(fresh);
+    addedNow.keySet().removeAll(gone);
+    return new Step(rowSequences, addedNow, removedNow, touched, lengths);
   }
 
   /** Frees every sequence (the stream ended). */

@@ -2,9 +2,12 @@ package dev.tally.server.config;
 
 import dev.tally.server.transport.ListenAddress;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Everything the server needs to know at start-up. Immutable; built by the CLI from flags, with
@@ -25,6 +28,10 @@ import java.util.Objects;
  *     {@code DEADLINE_EXCEEDED}, the step is answered, and the row's thread is interrupted
  * @param pluginDirs plugin directories to load, in order (each subfolder or lone jar one plugin);
  *     empty for built-ins only
+ * @param maxSessions the most {@code Session} streams open at once
+ * @param socketMode the permissions of {@code unix:} socket files
+ * @param insecure whether plaintext TCP listeners may bind to non-loopback addresses
+ * @param tls TLS for TCP listeners, or {@code null} for plaintext
  */
 public record ServerConfig(
     List<ListenAddress> listeners,
@@ -37,7 +44,29 @@ public record ServerConfig(
     int flowControlWindow,
     Duration shutdownGrace,
     Duration stepDeadline,
-    List<Path> pluginDirs) {
+    List<Path> pluginDirs,
+    int maxSessions,
+    Set<PosixFilePermission> socketMode,
+    boolean insecure,
+    Tls tls) {
+
+  /**
+   * TLS for the TCP listeners: the server's certificate chain and key (PEM), and, for mutual TLS,
+   * the CA bundle client certificates must chain to ({@code null}: no client certificate asked).
+   */
+  public record Tls(Path cert, Path key, Path clientCa) {
+    public Tls {
+      Objects.requireNonNull(cert, "cert");
+      Objects.requireNonNull(key, "key");
+    }
+  }
+
+  /** The default {@link #maxSessions()}. */
+  public static final int DEFAULT_MAX_SESSIONS = 1024;
+
+  /** The default {@link #socketMode()}: owner and group may connect. */
+  public static final Set<PosixFilePermission> DEFAULT_SOCKET_MODE =
+      PosixFilePermissions.fromString("rw-rw----");
 
   /** The default {@link #stepDeadline()}: generous, since a healthy step takes milliseconds. */
   public static final Duration DEFAULT_STEP_DEADLINE = Duration.ofSeconds(10);
@@ -45,6 +74,10 @@ public record ServerConfig(
   public ServerConfig {
     listeners = List.copyOf(listeners);
     pluginDirs = List.copyOf(pluginDirs);
+    socketMode = Set.copyOf(Objects.requireNonNull(socketMode, "socketMode"));
+    if (maxSessions < 1) {
+      throw new IllegalArgumentException("max sessions must be positive: " + maxSessions);
+    }
     Objects.requireNonNull(shutdownGrace, "shutdownGrace");
     Objects.requireNonNull(stepDeadline, "stepDeadline");
     if (stepDeadline.isNegative() || stepDeadline.isZero()) {
@@ -67,6 +100,15 @@ public record ServerConfig(
         maxSequencesPerSession, flowControlWindow, shutdownGrace, DEFAULT_STEP_DEADLINE, List.of());
   }
 
+  /** The settings before sessions were limited and TLS existed. */
+  public ServerConfig(List<ListenAddress> listeners, int samplerThreads, int maxRows,
+      int maxVocabSize, int maxMessageBytes, int maxTopLogprobs, int maxSequencesPerSession,
+      int flowControlWindow, Duration shutdownGrace, Duration stepDeadline, List<Path> pluginDirs) {
+    this(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes, maxTopLogprobs,
+        maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline, pluginDirs,
+        DEFAULT_MAX_SESSIONS, DEFAULT_SOCKET_MODE, false, null);
+  }
+
   /** 127.0.0.1:50051, a thread per core, and limits sized for [256 × 262,144] float32 steps. */
   public static ServerConfig defaults() {
     return new ServerConfig(
@@ -85,36 +127,63 @@ public record ServerConfig(
   public ServerConfig withListeners(List<ListenAddress> listeners) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs);
+        pluginDirs, maxSessions, socketMode, insecure, tls);
   }
 
   public ServerConfig withSamplerThreads(int threads) {
     return new ServerConfig(listeners, threads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs);
+        pluginDirs, maxSessions, socketMode, insecure, tls);
   }
 
   public ServerConfig withLimits(int maxRows, int maxVocabSize, int maxMessageBytes,
       int maxTopLogprobs, int maxSequencesPerSession) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs);
+        pluginDirs, maxSessions, socketMode, insecure, tls);
   }
 
   public ServerConfig withShutdownGrace(Duration grace) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
-        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace, stepDeadline, pluginDirs);
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace, stepDeadline, pluginDirs, maxSessions,
+        socketMode, insecure, tls);
   }
 
   public ServerConfig withStepDeadline(Duration deadline) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, deadline,
-        pluginDirs);
+        pluginDirs, maxSessions, socketMode, insecure, tls);
   }
 
   public ServerConfig withPluginDirs(List<Path> dirs) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        dirs);
+        dirs, maxSessions, socketMode, insecure, tls);
+  }
+
+  public ServerConfig withMaxSessions(int max) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs, max, socketMode, insecure, tls);
+  }
+
+  public ServerConfig withSocketMode(Set<PosixFilePermission> mode) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs, maxSessions, mode, insecure, tls);
+  }
+
+  /** {@code insecure}: plaintext TCP listeners may bind to addresses other than loopback. */
+  public ServerConfig withInsecure(boolean allow) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs, maxSessions, socketMode, allow, tls);
+  }
+
+  /** TLS for every TCP listener, or {@code null} for plaintext. */
+  public ServerConfig withTls(Tls newTls) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs, maxSessions, socketMode, insecure, newTls);
   }
 }

@@ -62,10 +62,13 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
   private final ServerInfoSource info;
   private final StepLimits limits;
   private final LongSupplier seeds;
+  private final dev.tally.server.metrics.TallyMetrics metrics;
 
   @Inject
   SamplerService(ServerConfig config, ProcessorRegistry registry, SamplerPool pool,
-      SessionTracker sessions, ServerInfoSource info) {
+      SessionTracker sessions, ServerInfoSource info,
+      dev.tally.server.metrics.TallyMetrics metrics) {
+    this.metrics = metrics;
     this.config = config;
     this.registry = registry;
     this.compiler = new ChainCompiler(registry, config.maxTopLogprobs());
@@ -79,6 +82,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
 
   @Override
   public void sample(SampleRequest request, StreamObserver<SampleResponse> out) {
+    long received = System.nanoTime();
     LogitsTensor logits;
     RowJob[] jobs;
     try {
@@ -90,12 +94,16 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       logits = ProtoMapper.toTensor(request.getLogits());
       jobs = rowJobs(request, logits);
     } catch (TallyException e) {
+      metrics.error(e.code().canonical().name(), e.code().name());
       out.onError(Errors.toException(e));
       return;
     }
+    long decoded = System.nanoTime();
+    int rowCount = jobs.length;
     pool.sample(logits, jobs).whenComplete((results, error) -> {
       if (error != null) {
         log.error("Sample failed", error);
+        metrics.error("INTERNAL", "INTERNAL");
         out.onError(Errors.toException(Errors.internal(error)));
         return;
       }
@@ -103,6 +111,8 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       for (RowResult r : results) {
         response.addChoices(ProtoMapper.toChoice(r));
       }
+      metrics.step("sample", rowCount, request.getLogits().getData().size(),
+          decoded - received, System.nanoTime() - decoded);
       out.onNext(response.build());
       out.onCompleted();
     });
@@ -160,9 +170,23 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
 
   @Override
   public StreamObserver<SessionRequest> session(StreamObserver<SessionResponse> out) {
+    if (sessions.size() >= config.maxSessions()) {
+      metrics.error("RESOURCE_EXHAUSTED", "LIMIT_EXCEEDED");
+      out.onError(Errors.toException(new TallyException(
+          dev.tally.core.error.ErrorCode.LIMIT_EXCEEDED, "max_sessions", sessions.size()
+              + " sessions are open; this server's limit (max_sessions) is "
+              + config.maxSessions())));
+      return new io.grpc.stub.StreamObserver<>() { // the stream is already closed
+        @Override public void onNext(SessionRequest r) {}
+        @Override public void onError(Throwable t) {}
+        @Override public void onCompleted() {}
+      };
+    }
+    SessionState state;
     SessionCall call = new SessionCall((ServerCallStreamObserver<SessionResponse>) out,
-        new SessionState(compiler, config.maxSequencesPerSession(), seeds), pool, limits,
-        sessions);
+        state = new SessionState(compiler, config.maxSequencesPerSession(), seeds), pool, limits,
+        sessions).withStats(metrics.session(
+            dev.tally.server.metrics.PeerInterceptor.current(), state::size));
     call.start();
     return call;
   }
@@ -249,7 +273,9 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setMaxVocabSize(config.maxVocabSize())
             .setMaxMessageBytes(config.maxMessageBytes())
             .setMaxTopLogprobs(config.maxTopLogprobs())
-            .setMaxSequencesPerSession(config.maxSequencesPerSession()))
+            .setMaxSequencesPerSession(config.maxSequencesPerSession())
+            .setMaxSessions(config.maxSessions())
+            .setStepDeadlineMillis(config.stepDeadline().toMillis()))
         .addAllTransports(info.transports())
         .setSpiVersion(SpiVersion.CURRENT)
         .setActiveSessions(sessions.size());

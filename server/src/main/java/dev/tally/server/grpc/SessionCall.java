@@ -41,12 +41,15 @@ final class SessionCall implements StreamObserver<SessionRequest> {
   private final SamplerPool pool;
   private final StepLimits limits;
   private final SessionTracker tracker;
+  private volatile dev.tally.server.metrics.SessionStats stats; // metrics + log lines; may be null
 
   // Guarded by this: the stream may be closed from a sampler thread, a gRPC thread or shutdown.
   private boolean stepInFlight;
   private boolean halfClosed;
   private boolean draining;
   private boolean closed;
+  // The next request is due but the client is not reading: asked for once it is ready again.
+  private boolean requestWhenReady;
 
   SessionCall(ServerCallStreamObserver<SessionResponse> out, SessionState state, SamplerPool pool,
       StepLimits limits, SessionTracker tracker) {
@@ -57,10 +60,17 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     this.tracker = tracker;
   }
 
+  /** Counts this session's steps and errors (set before {@link #start()}). */
+  SessionCall withStats(dev.tally.server.metrics.SessionStats s) {
+    this.stats = s;
+    return this;
+  }
+
   /** Wires flow control and cancellation, then asks for the first step. */
   void start() {
     out.disableAutoRequest();
     out.setOnCancelHandler(this::cancelled);
+    out.setOnReadyHandler(this::ready);
     tracker.opened(this);
     out.request(1);
   }
@@ -74,24 +84,36 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       stepInFlight = true;
     }
     long stepId = request.getStepId();
-    SessionState.Sequence[] rows;
+    final long received = System.nanoTime();
+    final long logitsBytes = request.getLogits().getData().size();
+    SessionState.Step step;
     LogitsTensor logits;
     try {
       logits = request.hasLogits() ? toTensor(request.getLogits()) : null;
       int rowCount = logits == null ? 0 : logits.rows();
-      rows = state.apply(added(request.getAddedList()), toLongs(request.getRemovedList()),
+      step = state.begin(added(request.getAddedList()), toLongs(request.getRemovedList()),
           appended(request.getAppendedList()), toLongs(request.getRowSequenceIdsList()), rowCount);
     } catch (TallyException e) {
+      if (stats != null) {
+        stats.error(e);
+      }
       finishStep(SessionResponse.newBuilder().setStepId(stepId).setError(Errors.toStatus(e))
           .build());
       return;
     } catch (RuntimeException e) {
+      if (stats != null) {
+        stats.error("INTERNAL", "INTERNAL");
+      }
       log.error("session step {} failed", stepId, e);
       finishStep(SessionResponse.newBuilder().setStepId(stepId)
           .setError(Errors.toStatus(Errors.internal(e))).build());
       return;
     }
+    SessionState.Sequence[] rows = step.rows();
     if (rows.length == 0) {
+      if (stats != null) {
+        stats.step(0, logitsBytes, System.nanoTime() - received, 0);
+      }
       finishStep(SessionResponse.newBuilder().setStepId(stepId).build());
       return;
     }
@@ -99,14 +121,24 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     for (int i = 0; i < rows.length; i++) {
       jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed());
     }
-    pool.sample(logits, jobs).whenComplete((results, error) -> {
+    final long decoded = System.nanoTime();
+    java.util.concurrent.CompletableFuture<RowResult[]> sampled;
+    try {
+      sampled = pool.sample(logits, jobs);
+    } catch (RuntimeException e) {
+      sampled = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    sampled.whenComplete((results, error) -> {
       SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
       if (error != null) {
+        // The step is answered with an error: its registry changes must not stay (the proto
+        // promises that a step answered with SessionResponse.error changed nothing).
+        step.rollback();
         log.error("session step {} failed", stepId, error);
         response.setError(Errors.toStatus(Errors.internal(error)));
       } else {
         for (int i = 0; i < results.length; i++) {
-          RowResult r = results[i];
+          RowResult r = sessionRow(results[i], i, rows[i]);
           if (!r.failed()) {
             rows[i].history().append(r.tokenId()); // the chosen token joins its sequence
           } else if (r.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
@@ -117,8 +149,29 @@ final class SessionCall implements StreamObserver<SessionRequest> {
           response.addChoices(ProtoMapper.toChoice(r));
         }
       }
+      if (stats != null) {
+        stats.step(response, rows.length, logitsBytes, decoded - received,
+            System.nanoTime() - decoded);
+      }
       finishStep(response.build());
     });
+  }
+
+  /**
+   * A row's result in Session terms. The engine names {@code histories} (the {@code Sample}
+   * field) when a row's history holds a token outside the vocabulary; in a session the history is
+   * the sequence's, so the error names {@code row_sequence_ids[i]} and the sequence id.
+   */
+  private static RowResult sessionRow(RowResult r, int row, SessionState.Sequence sequence) {
+    if (!r.failed() || !"histories".equals(r.error().field())) {
+      return r;
+    }
+    TallyException e = r.error();
+    String field = "row_sequence_ids[" + row + "]";
+    return RowResult.failure(new TallyException(e.code(), field, field + ": the history of sequence "
+        + Long.toUnsignedString(sequence.id()) + " (prompt, output and appended tokens) holds token id "
+        + sequence.history().maxTokenId() + ", outside the vocabulary of this step's logits; "
+        + e.getMessage(), e.getCause()), r.seed());
   }
 
   private LogitsTensor toTensor(Logits logits) {
@@ -141,7 +194,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       }
     }
     if (!end) {
-      out.request(1);
+      requestNext();
     }
   }
 
@@ -166,6 +219,35 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
   }
 
+  /**
+   * Asks for the next step only while the client reads its responses: a client that stops reading
+   * fills the HTTP/2 window, the stream turns not ready, and the session stops taking steps until
+   * it is ready again, so nothing piles up in the server (the sender is held by flow control).
+   */
+  private void requestNext() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      if (!out.isReady()) {
+        requestWhenReady = true;
+        return;
+      }
+    }
+    out.request(1);
+  }
+
+  private void ready() {
+    boolean due;
+    synchronized (this) {
+      due = requestWhenReady && !closed;
+      requestWhenReady = false;
+    }
+    if (due) {
+      requestNext();
+    }
+  }
+
   private void cancelled() {
     release();
   }
@@ -186,6 +268,9 @@ final class SessionCall implements StreamObserver<SessionRequest> {
   }
 
   private void releaseLocked() {
+    if (stats != null) {
+      stats.closed(draining ? "shutdown" : halfClosed ? "completed" : "cancelled");
+    }
     state.clear();
     tracker.closed(this);
   }

@@ -9,6 +9,7 @@ import dev.tally.server.exec.SamplerPool;
 import dev.tally.server.grpc.SamplerService;
 import dev.tally.server.grpc.ServerInfoSource;
 import dev.tally.server.grpc.SessionTracker;
+import dev.tally.server.metrics.TallyMetrics;
 import dev.tally.server.plugin.LoadedPlugins;
 import dev.tally.server.transport.TallyServer;
 
@@ -42,6 +43,12 @@ public final class TallyModule extends AbstractModule {
     bind(ServerInfoSource.class).in(Singleton.class);
     bind(SamplerService.class).in(Singleton.class);
     bind(TallyServer.class).in(Singleton.class);
+  }
+
+  @Provides
+  @Singleton
+  TallyMetrics metrics() {
+    return TallyMetrics.prometheus();
   }
 
   @Provides

@@ -28,8 +28,24 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--transport", description = "With no --target: uds or tcp (default: ${DEFAULT-VALUE}).")
   String transport = "uds";
 
-  @Option(names = "--sessions", description = "Concurrent Session streams (default: ${DEFAULT-VALUE}).")
-  int sessions = 1;
+  @Option(names = "--sessions",
+      description = "Concurrent Session streams (default: 1; with --soak: 64).")
+  Integer sessions;
+
+  @Option(names = "--soak", description = "Soak test: random adds, removes and row orders on many"
+      + " sessions over the Unix socket and TCP, every response checked, then each session"
+      + " replayed alone and compared token for token; reports heap, direct memory and RSS."
+      + " Uses --sessions, --duration (default 60 s) and --soak-vocab; exit 1 on any mismatch.")
+  boolean soak;
+
+  @Option(names = "--soak-vocab", description = "Vocabulary of the soak's steps (default: ${DEFAULT-VALUE}).")
+  int soakVocab = 2048;
+
+  @Option(names = "--soak-max-rows", description = "Most rows per soak step (default: ${DEFAULT-VALUE}).")
+  int soakMaxRows = 8;
+
+  @Option(names = "--seed", description = "Soak random seed (default: ${DEFAULT-VALUE}).")
+  long seed = 1;
 
   @Option(names = "--batch", description = "Rows per step (default: ${DEFAULT-VALUE}).")
   int batch = 32;
@@ -43,8 +59,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--chain", description = "default, greedy or top_p (default: ${DEFAULT-VALUE}).")
   String chain = "default";
 
-  @Option(names = "--duration", description = "Measured seconds (default: ${DEFAULT-VALUE}).")
-  double durationSeconds = 20;
+  @Option(names = "--duration", description = "Measured seconds (default: 20; with --soak: 60).")
+  Double durationSeconds;
 
   @Option(names = "--warmup", description = "Unmeasured seconds first (default: ${DEFAULT-VALUE}).")
   double warmupSeconds = 5;
@@ -57,6 +73,11 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (soak) {
+      return soak();
+    }
+    int sessions = this.sessions == null ? 1 : this.sessions;
+    double durationSeconds = this.durationSeconds == null ? 20 : this.durationSeconds;
     LoadPlan plan = new LoadPlan(sessions, batch, vocab, LoadPlan.dtype(dtype),
         LoadPlan.params(chain), Duration.ofMillis((long) (warmupSeconds * 1000)),
         Duration.ofMillis((long) (durationSeconds * 1000)));
@@ -84,6 +105,44 @@ public final class BenchCommand implements Callable<Integer> {
                 dtype, chain));
       }
       return result.errors() == 0 ? 0 : 1;
+    } finally {
+      if (server != null) {
+        server.stop();
+      }
+      if (dir != null) {
+        Files.deleteIfExists(dir.resolve("tally.sock"));
+        Files.deleteIfExists(dir);
+      }
+    }
+  }
+
+  /** {@code --soak}: without --target, an in-JVM server on a Unix socket and TCP. */
+  private int soak() throws Exception {
+    int sessions = this.sessions == null ? 64 : this.sessions;
+    double seconds = this.durationSeconds == null ? 60 : this.durationSeconds;
+    TallyServer server = null;
+    Path dir = null;
+    List<String> targets;
+    if (target == null) {
+      dir = Files.createTempDirectory("tally-soak-");
+      server = Servers.create(ServerConfig.defaults().withListeners(List.of(
+          ListenAddress.parse("unix:" + dir.resolve("tally.sock")),
+          ListenAddress.parse("127.0.0.1:0")))).start();
+      targets = server.transports();
+    } else {
+      targets = List.of(target);
+    }
+    try {
+      System.err.printf("tally bench --soak: %s, %d sessions, vocab %d, up to %d rows, %.0f s%n",
+          targets, sessions, soakVocab, soakMaxRows, seconds);
+      SoakRunner.Result result = new SoakRunner(new SoakRunner.Plan(sessions, soakVocab,
+          soakMaxRows, Duration.ofMillis((long) (seconds * 1000)), seed), targets)
+          .run(System.err);
+      System.out.print(result.summary());
+      if (json != null) {
+        Files.writeString(json, SoakRunner.toJson(result));
+      }
+      return result.errors() == 0 && result.mismatches() == 0 ? 0 : 1;
     } finally {
       if (server != null) {
         server.stop();

@@ -63,6 +63,11 @@ public final class ListenAddress {
     return socketPath != null;
   }
 
+  /** The host, for TCP listeners. */
+  public String host() {
+    return host;
+  }
+
   /** The socket file, for {@code unix:} listeners. */
   public Path socketPath() {
     return socketPath;

@@ -7,6 +7,9 @@ import dev.tally.server.grpc.SamplerService;
 import dev.tally.server.grpc.ServerInfoSource;
 import dev.tally.server.grpc.SessionTracker;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import dev.tally.server.metrics.PeerInterceptor;
+import dev.tally.server.metrics.TallyMetrics;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -52,6 +55,7 @@ public final class TallyServer {
   private final SamplerPool pool;
   private final SessionTracker sessions;
   private final ServerInfoSource info;
+  private final TallyMetrics metrics;
   private final HealthStatusManager health = new HealthStatusManager();
   private final List<Server> servers = new ArrayList<>();
   private final List<SocketAddress> bound = new ArrayList<>();
@@ -61,7 +65,8 @@ public final class TallyServer {
 
   @Inject
   TallyServer(ServerConfig config, SamplerService service, SamplerPool pool,
-      SessionTracker sessions, ServerInfoSource info) {
+      SessionTracker sessions, ServerInfoSource info, TallyMetrics metrics) {
+    this.metrics = metrics;
     this.config = config;
     this.service = service;
     this.pool = pool;
@@ -75,6 +80,7 @@ public final class TallyServer {
    * @throws UncheckedIOException when a listener cannot bind; listeners already bound are closed
    */
   public synchronized TallyServer start() {
+    Security.checkListeners(config, log);
     boolean epoll = Epoll.isAvailable();
     boss = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory()
         : NioIoHandler.newFactory());
@@ -89,6 +95,9 @@ public final class TallyServer {
     try {
       for (ListenAddress address : config.listeners()) {
         Server server = build(address, epoll).start();
+        if (address.isUnix()) {
+          Files.setPosixFilePermissions(address.socketPath(), config.socketMode());
+        }
         servers.add(server);
         SocketAddress actual = server.getListenSockets().get(0);
         bound.add(actual);
@@ -124,14 +133,19 @@ public final class TallyServer {
     } else {
       channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     }
-    return NettyServerBuilder.forAddress(address.socketAddress())
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(address.socketAddress());
+    if (!address.isUnix() && config.tls() != null) {
+      builder.sslContext(Security.serverContext(config.tls()));
+    }
+    return builder
         .channelType(channel)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .executor(handlers)
         .maxInboundMessageSize(config.maxMessageBytes())
         .flowControlWindow(config.flowControlWindow())
-        .addService(SamplerDefinition.bind(service))
+        .addService(ServerInterceptors.intercept(SamplerDefinition.bind(service),
+            new PeerInterceptor()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build();
@@ -144,6 +158,11 @@ public final class TallyServer {
     InetSocketAddress inet = (InetSocketAddress) actual;
     String host = inet.getAddress().getHostAddress();
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + inet.getPort();
+  }
+
+  /** The server's meters, for the metrics endpoint. */
+  public TallyMetrics metrics() {
+    return metrics;
   }
 
   /** The addresses the listeners are bound to, in listener order (ports resolved). */

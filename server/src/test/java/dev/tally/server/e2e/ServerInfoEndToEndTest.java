@@ -101,6 +101,8 @@ final class ServerInfoEndToEndTest {
         .setMaxMessageBytes(CONFIG.maxMessageBytes())
         .setMaxTopLogprobs(CONFIG.maxTopLogprobs())
         .setMaxSequencesPerSession(CONFIG.maxSequencesPerSession())
+        .setMaxSessions(CONFIG.maxSessions())
+        .setStepDeadlineMillis(CONFIG.stepDeadline().toMillis())
         .build());
     assertThat(info.getLimits().getMaxRows()).isEqualTo(64);
     assertThat(info.getLimits().getMaxTopLogprobs()).isEqualTo(10);

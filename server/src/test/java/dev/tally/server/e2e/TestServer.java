@@ -136,6 +136,12 @@ final class TestServer implements AutoCloseable {
       return replies.poll(30, TimeUnit.SECONDS);
     }
 
+    /** Sends a step and cancels at once, without waiting for its answer (a client gone mid-step). */
+    void cancelAfterSending(SessionRequest request) {
+      requests.onNext(request);
+      cancel();
+    }
+
     /** Cancels the stream from the client side. */
     void cancel() {
       requests.onError(new RuntimeException("client gave up"));
