@@ -49,18 +49,22 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_top_logprobs", "max_vocab_size"]
+    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_top_logprobs", "max_vocab_size", "step_deadline_millis"]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     MAX_SEQUENCES_PER_SESSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     MAX_VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STEP_DEADLINE_MILLIS_FIELD_NUMBER: _ClassVar[int]
     max_message_bytes: int
     max_rows: int
     max_sequences_per_session: int
+    max_sessions: int
     max_top_logprobs: int
     max_vocab_size: int
-    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ...) -> None: ...
+    step_deadline_millis: int
+    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ...) -> None: ...
 
 class ListProcessorsRequest(_message.Message):
     __slots__ = []
