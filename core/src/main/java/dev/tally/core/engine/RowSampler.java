@@ -7,7 +7,6 @@ import dev.tally.core.pipeline.Chain;
 import dev.tally.core.pipeline.Stage;
 import dev.tally.core.tensor.LogitsTensor;
 import dev.tally.spi.Candidates;
-import java.util.List;
 
 /**
  * Samples one row at a time: decode, check, run the chain, select, and compute the logprobs,
@@ -334,10 +333,5 @@ public final class RowSampler {
       }
     }
     return second == Float.NEGATIVE_INFINITY ? 0f : first - second;
-  }
-
-  /** The stages of a chain, for callers that list them. */
-  static List<Stage> stagesOf(Chain chain) {
-    return chain.processors();
   }
 }
