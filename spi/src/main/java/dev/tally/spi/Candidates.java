@@ -41,6 +41,10 @@ public final class Candidates {
   private int size;
   private boolean dense;
   private boolean sorted;
+  // The max and Σexp(logit - max) of an untouched row, when the engine knows them already.
+  private boolean statisticsKnown;
+  private float knownMax;
+  private double knownSumExp;
 
   /** Candidates whose full-vocabulary loops are the portable scalar ones. */
   public Candidates() {
@@ -66,6 +70,19 @@ public final class Candidates {
     this.size = vocabSize;
     this.dense = true;
     this.sorted = false;
+    this.statisticsKnown = false;
+  }
+
+  /**
+   * For the engine: the logits filled in since {@link #reset} have this max and {@code Σ
+   * exp(logit - max)}, so the first stage to ask for {@link #maxLogit()} or {@link #logSumExp()}
+   * gets them without a pass. Forgotten at the first change, and as soon as {@link #logits()} hands
+   * out the writable array.
+   */
+  public void knownStatistics(float max, double sumExp) {
+    this.statisticsKnown = true;
+    this.knownMax = max;
+    this.knownSumExp = sumExp;
   }
 
   /** Starts a new row from the given logits (copied). For tests and simple callers. */
@@ -86,6 +103,7 @@ public final class Candidates {
    * than the vocabulary.
    */
   public float[] logits() {
+    statisticsKnown = false; // the caller may write through it
     return logits;
   }
 
@@ -98,12 +116,14 @@ public final class Candidates {
   public void setLogit(int tokenId, float value) {
     logits[tokenId] = value;
     sorted = false;
+    statisticsKnown = false;
   }
 
   /** Removes a token: its logit becomes {@code -Infinity}. Clears {@link #isSorted()}. */
   public void remove(int tokenId) {
     logits[tokenId] = Float.NEGATIVE_INFINITY;
     sorted = false;
+    statisticsKnown = false;
   }
 
   /** Length of the candidate list, including entries whose logit is {@code -Infinity}. */
@@ -147,6 +167,9 @@ public final class Candidates {
 
   /** The largest candidate logit, or {@code -Infinity} when none is left. */
   public float maxLogit() {
+    if (statisticsKnown) {
+      return knownMax;
+    }
     if (sorted && size > 0) {
       return logits[ids[0]];
     }
@@ -188,6 +211,9 @@ public final class Candidates {
    * -Infinity} when no candidate is left.
    */
   public double logSumExp() {
+    if (statisticsKnown) {
+      return knownMax + Math.log(knownSumExp);
+    }
     float max = maxLogit();
     if (max == Float.NEGATIVE_INFINITY) {
       return Double.NEGATIVE_INFINITY;
@@ -224,6 +250,7 @@ public final class Candidates {
 
   /** Drops {@code -Infinity} entries from the list, keeping the order; materialises a dense list. */
   public void compact() {
+    statisticsKnown = false;
     int n = 0;
     if (dense) {
       for (int i = 0; i < size; i++) {
@@ -248,6 +275,7 @@ public final class Candidates {
    * threshold keeps nothing.
    */
   public void retainAtLeast(float threshold) {
+    statisticsKnown = false;
     int n = 0;
     for (int i = 0; i < size; i++) {
       int id = id(i);
@@ -274,6 +302,7 @@ public final class Candidates {
    * canonical order. Costs O(size + k log k): no full sort.
    */
   public void keepTop(int k) {
+    statisticsKnown = false;
     if (k <= 0) {
       throw new IllegalArgumentException("k must be positive: " + k);
     }
@@ -363,6 +392,7 @@ public final class Candidates {
 
   /** Keeps the first {@code n} entries of the list (meaningful once sorted). */
   public void truncate(int n) {
+    statisticsKnown = false;
     if (n < 0 || n > size) {
       throw new IllegalArgumentException("cannot truncate " + size + " candidates to " + n);
     }
@@ -381,6 +411,7 @@ public final class Candidates {
    * @param sorted whether those ids are in canonical order with finite logits
    */
   public void retain(int[] tokenIds, int n, boolean sorted) {
+    statisticsKnown = false;
     if (n > vocabSize) {
       throw new IllegalArgumentException("more candidates than tokens: " + n);
     }

@@ -353,4 +353,28 @@ final class CandidatesTest {
     assertThat(c.scratchLongs(12).length).isGreaterThanOrEqualTo(12);
     assertThat(c.scratchInts(5)).isSameAs(c.scratchInts(25));
   }
+
+  /** Known statistics serve the first stage, and are forgotten at the first change. */
+  @org.junit.jupiter.api.Test
+  void knownStatisticsLastUntilTheFirstChange() {
+    Candidates c = Candidates.of(1f, 3f, 2f);
+    c.knownStatistics(10f, Math.E); // deliberately not the real ones, to see which are served
+    org.assertj.core.api.Assertions.assertThat(c.maxLogit()).isEqualTo(10f);
+    org.assertj.core.api.Assertions.assertThat(c.logSumExp()).isEqualTo(11.0);
+    c.setLogit(0, 0f);
+    org.assertj.core.api.Assertions.assertThat(c.maxLogit()).isEqualTo(3f);
+
+    for (java.util.function.Consumer<Candidates> change : java.util.List.<java.util.function.Consumer<Candidates>>of(
+        x -> x.logits(), x -> x.remove(1), x -> x.compact(), x -> x.retainAtLeast(0f),
+        x -> x.keepTop(2), x -> x.truncate(3), x -> x.retain(new int[] {0, 1}, 2, false))) {
+      Candidates d = Candidates.of(1f, 3f, 2f);
+      d.knownStatistics(10f, Math.E);
+      change.accept(d);
+      org.assertj.core.api.Assertions.assertThat(d.maxLogit()).isLessThanOrEqualTo(3f);
+    }
+    Candidates e = Candidates.of(1f, 3f, 2f);
+    e.knownStatistics(10f, Math.E);
+    e.reset(3);
+    org.assertj.core.api.Assertions.assertThat(e.maxLogit()).isLessThan(10f);
+  }
 }

@@ -19,6 +19,9 @@ public final class RowSampler {
   private final Kernels kernels;
   private float[] raw = new float[0];
   private short[] halves = new short[0];
+  /** The values of the last top list, best first: {@code topValues[0, topCount)}. */
+  private float[] topValues = new float[0];
+  private int topCount;
 
   /** A sampler on the kernels this JVM runs best. */
   public RowSampler() {
@@ -52,13 +55,19 @@ public final class RowSampler {
       raw = new float[vocab];
       halves = new short[vocab];
     }
-    logits.decodeRow(row, raw, halves);
+    logits.decodeRow(row, raw, halves, kernels);
     chain.checkVocabulary(vocab);
     if (history.maxTokenId() >= vocab) {
       throw TallyException.invalidParams("histories", "row " + row + ": the history holds token id "
           + history.maxTokenId() + ", outside the vocabulary of " + vocab);
     }
-    double rawLse = rawLogSumExp(row, vocab);
+    float rawMax = checkedMax(row, vocab);
+    // One pass for the raw Σexp and the candidates' starting logits; the chain's first stage gets
+    // the max and Σexp for free while it has changed nothing.
+    candidates.reset(vocab);
+    double rawSumExp = kernels.copySumExp(raw, candidates.logits(), vocab, rawMax);
+    candidates.knownStatistics(rawMax, rawSumExp);
+    double rawLse = rawMax + Math.log(rawSumExp);
 
     context.set(history, seed);
     int chosen = runChain(chain, vocab, row);
@@ -76,17 +85,21 @@ public final class RowSampler {
     r.processedLogprob = deterministic ? 0f : (float) (candidates.logit(chosen) - processedLse);
     float chosenRaw = raw[chosen];
     r.logprob = (float) (chosenRaw - rawLse);
-    r.rank = kernels.countAtLeast(raw, vocab, chosenRaw);
     int n = chain.topLogprobs();
+    r.rank = -1;
     if (n > 0) {
       if (!chain.processedLogprobs()) {
         topAlternatives(r, n, raw, null, vocab, rawLse);
+        r.rank = rankFromTop(n, chosenRaw);
       } else if (deterministic) {
         r.topIds = new int[] {chosen};
         r.topLogprobs = new float[] {0f};
       } else {
         topAlternatives(r, n, candidates.logits(), candidates, candidates.size(), processedLse);
       }
+    }
+    if (r.rank < 0) {
+      r.rank = kernels.countAtLeast(raw, vocab, chosenRaw);
     }
     r.finish = chain.isEos(chosen) ? RowResult.Finish.EOS_TOKEN
         : chain.isStop(chosen) ? RowResult.Finish.STOP_TOKEN : RowResult.Finish.NONE;
@@ -96,8 +109,8 @@ public final class RowSampler {
     return r;
   }
 
-  /** Checks the row (no NaN, no +Inf, something finite) and returns its log-sum-exp. */
-  private double rawLogSumExp(int row, int vocab) {
+  /** Checks the row (no NaN, no +Inf, something finite) and returns its max. */
+  private float checkedMax(int row, int vocab) {
     float max = kernels.maxOrNaN(raw, vocab);
     if (Float.isNaN(max)) {
       for (int v = 0; v < vocab; v++) { // rare: find the culprit for the message
@@ -112,13 +125,29 @@ public final class RowSampler {
       throw new TallyException(ErrorCode.NO_CANDIDATES, "logits.data",
           "row " + row + ": every logit is -inf; no token can be chosen");
     }
-    return max + Math.log(kernels.sumExp(raw, vocab, max));
+    return max;
   }
 
-  /** Runs every stage and the selector on fresh candidates; returns the chosen token. */
+  /**
+   * The chosen token's raw rank read off the top list {@link #topAlternatives} just built, or -1
+   * when the list cannot tell. A token above the list's last value has every token at or above it
+   * in the list (the list holds the n best, or every finite logit when there are fewer): no pass
+   * over the vocabulary is needed, as it usually is for a token from a truncated distribution.
+   */
+  private int rankFromTop(int n, float chosenRaw) {
+    if (chosenRaw == Float.NEGATIVE_INFINITY
+        || (topCount == n && !(chosenRaw > topValues[n - 1]))) {
+      return -1;
+    }
+    int rank = 0;
+    while (rank < topCount && topValues[rank] >= chosenRaw) {
+      rank++;
+    }
+    return rank;
+  }
+
+  /** Runs every stage and the selector on the fresh candidates; returns the chosen token. */
   private int runChain(Chain chain, int vocab, int row) {
-    candidates.reset(vocab);
-    System.arraycopy(raw, 0, candidates.logits(), 0, vocab);
     for (Stage stage : chain.processors()) {
       apply(stage, row);
     }
@@ -229,7 +258,10 @@ public final class RowSampler {
   private void topAlternatives(RowResult r, int n, float[] values, Candidates list,
       int size, double lse) {
     int[] ids = new int[n];
-    float[] best = new float[n];
+    if (topValues.length < n) {
+      topValues = new float[n];
+    }
+    float[] best = topValues;
     int count = 0;
     // Below the n-th best so far: most tokens stop at this one comparison.
     float floor = Float.NEGATIVE_INFINITY;
@@ -266,6 +298,7 @@ public final class RowSampler {
     }
     r.topIds = java.util.Arrays.copyOf(ids, count);
     r.topLogprobs = logprobs;
+    topCount = count;
   }
 
   /**

@@ -21,6 +21,18 @@ public interface Kernels extends dev.tally.spi.VocabKernels {
   /** {@code Σ exp(x[i] - max)} over {@code [0, n)}, for {@code max ≥} every element. */
   double sumExp(float[] x, int n, float max);
 
+  /**
+   * {@link #sumExp} that also copies {@code x[0, n)} into {@code copy}: the raw row's log-sum-exp
+   * and the candidates' starting logits in one pass.
+   */
+  double copySumExp(float[] x, float[] copy, int n, float max);
+
+  /** bfloat16 bit patterns to float32, exactly (the top half of a float32). */
+  void widenBfloat16(short[] src, float[] dst, int n);
+
+  /** IEEE binary16 bit patterns to float32, exactly (subnormals, infinities and NaNs included). */
+  void widenFloat16(short[] src, float[] dst, int n);
+
   /** {@code #{i < n : x[i] ≥ t}}. */
   int countAtLeast(float[] x, int n, float t);
 

@@ -1,5 +1,6 @@
 package dev.tally.core.kernel;
 
+import dev.tally.core.tensor.HalfFloats;
 import dev.tally.spi.FastMath;
 
 /** Plain loops; the reference the vector kernels are tested against. */
@@ -45,6 +46,26 @@ final class ScalarKernels implements Kernels {
       total += (double) s0 + s1 + s2 + s3;
     }
     return total;
+  }
+
+  @Override
+  public double copySumExp(float[] x, float[] copy, int n, float max) {
+    System.arraycopy(x, 0, copy, 0, n);
+    return sumExp(x, n, max);
+  }
+
+  @Override
+  public void widenBfloat16(short[] src, float[] dst, int n) {
+    for (int i = 0; i < n; i++) {
+      dst[i] = HalfFloats.fromBfloat16(src[i]);
+    }
+  }
+
+  @Override
+  public void widenFloat16(short[] src, float[] dst, int n) {
+    for (int i = 0; i < n; i++) {
+      dst[i] = HalfFloats.fromFloat16(src[i]);
+    }
   }
 
   @Override

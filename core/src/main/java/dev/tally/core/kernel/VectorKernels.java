@@ -1,9 +1,13 @@
 package dev.tally.core.kernel;
 
+import dev.tally.core.tensor.HalfFloats;
+import dev.tally.spi.FastMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,12 +19,21 @@ final class VectorKernels implements Kernels {
   static final VectorKernels INSTANCE = new VectorKernels();
 
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-  private static final float LOG2E = 1.44269504088896341f;
-  private static final float LN2_HI = 0.693359375f;
-  private static final float LN2_LO = -2.12194440e-4f;
-  private static final float ROUNDER = 12582912f;
-  private static final float UNDERFLOW = -87.33654f;
-  private static final FloatVector UNDERFLOW_VECTOR = FloatVector.broadcast(F, UNDERFLOW);
+  private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+  /** Shorts with as many lanes as {@link #F}, for widening 16-bit floats. */
+  private static final VectorSpecies<Short> S =
+      VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+  private static final FloatVector ZERO = FloatVector.zero(F);
+  private static final FloatVector UNDERFLOW = FloatVector.broadcast(F, FastMath.UNDERFLOW);
+  private static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(F, -FastMath.LN2_HI);
+  private static final FloatVector MINUS_LN2_LO = FloatVector.broadcast(F, -FastMath.LN2_LO);
+  private static final FloatVector C0 = FloatVector.broadcast(F, FastMath.C0);
+  private static final FloatVector C1 = FloatVector.broadcast(F, FastMath.C1);
+  private static final FloatVector C2 = FloatVector.broadcast(F, FastMath.C2);
+  private static final FloatVector C3 = FloatVector.broadcast(F, FastMath.C3);
+  private static final FloatVector C4 = FloatVector.broadcast(F, FastMath.C4);
+  private static final FloatVector C5 = FloatVector.broadcast(F, FastMath.C5);
+  private static final FloatVector C6 = FloatVector.broadcast(F, FastMath.C6);
 
   private VectorKernels() {}
 
@@ -48,23 +61,44 @@ final class VectorKernels implements Kernels {
   @Override
   public double sumExp(float[] x, int n, float max) {
     double total = 0;
-    int chunk = ScalarKernels.CHUNK;
     int i = 0;
     int bound = F.loopBound(n);
-    int step = F.length();
-    float[] lanes = new float[step];
+    float[] lanes = new float[F.length()];
     while (i < bound) {
-      int end = Math.min(bound, i + chunk);
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
       // One exp per iteration, kept small: C2 only turns Vector API calls into SIMD code when it
       // inlines the whole loop body, and an unrolled body blew its inlining budget.
       FloatVector acc = FloatVector.zero(F);
-      for (; i < end; i += step) {
+      for (; i < end; i += F.length()) {
         acc = acc.add(exp(FloatVector.fromArray(F, x, i).sub(max)));
       }
       total += sumLanes(acc, lanes);
     }
     for (; i < n; i++) {
-      total += dev.tally.spi.FastMath.expNonPositive(x[i] - max);
+      total += FastMath.expNonPositive(x[i] - max);
+    }
+    return total;
+  }
+
+  @Override
+  public double copySumExp(float[] x, float[] copy, int n, float max) {
+    double total = 0;
+    int i = 0;
+    int bound = F.loopBound(n);
+    float[] lanes = new float[F.length()];
+    while (i < bound) {
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
+      FloatVector acc = FloatVector.zero(F);
+      for (; i < end; i += F.length()) {
+        FloatVector v = FloatVector.fromArray(F, x, i);
+        v.intoArray(copy, i); // a store is free in this arithmetic-bound loop
+        acc = acc.add(exp(v.sub(max)));
+      }
+      total += sumLanes(acc, lanes);
+    }
+    for (; i < n; i++) {
+      copy[i] = x[i];
+      total += FastMath.expNonPositive(x[i] - max);
     }
     return total;
   }
@@ -80,13 +114,13 @@ final class VectorKernels implements Kernels {
       FloatVector acc = FloatVector.zero(F);
       for (; i < end; i += F.length()) {
         FloatVector v = FloatVector.fromArray(F, x, i);
-        acc = acc.add(exp(v.sub(max)).blend(FloatVector.zero(F), v.lt(t)));
+        acc = acc.add(exp(v.sub(max)).blend(ZERO, v.compare(VectorOperators.LT, t)));
       }
       total += sumLanes(acc, lanes);
     }
     for (; i < n; i++) {
       if (x[i] >= t) {
-        total += dev.tally.spi.FastMath.expNonPositive(x[i] - max);
+        total += FastMath.expNonPositive(x[i] - max);
       }
     }
     return total;
@@ -106,27 +140,59 @@ final class VectorKernels implements Kernels {
   }
 
   /**
-   * {@code e^x} lane-wise for {@code x ≤ 0}, as {@code FastMath.expNonPositive}, except that
-   * arguments below {@code -87.3} give {@code e^-87.3 ≈ 1e-38} instead of 0: no sum of a vocabulary
-   * can tell, and a clamp is cheaper than a blend.
+   * {@code e^x} lane-wise for {@code x ≤ 0}: {@link FastMath#expNonPositive}'s operations, so the
+   * same bits, except that arguments below {@code -87} give {@code e^-87 ≈ 1.6e-38} instead of 0:
+   * no sum over a vocabulary can tell, and a clamp is cheaper than a blend.
    */
   private static FloatVector exp(FloatVector x) {
-    // Callers pass x - max, never above 0; only the low end needs a clamp.
-    x = x.blend(UNDERFLOW_VECTOR, x.compare(VectorOperators.LT, UNDERFLOW));
-    // mul then add, never fma: the same roundings as the scalar code, so the same results.
-    FloatVector t = x.mul(LOG2E).add(ROUNDER);
-    IntVector n = t.reinterpretAsInts().sub(0x4B400000);
-    FloatVector nf = t.sub(ROUNDER);
-    FloatVector r = x.sub(nf.mul(LN2_HI)).sub(nf.mul(LN2_LO));
-    FloatVector p = FloatVector.broadcast(F, 1.9875691500e-4f);
-    p = p.mul(r).add(1.3981999507e-3f);
-    p = p.mul(r).add(8.3334519073e-3f);
-    p = p.mul(r).add(4.1665795894e-2f);
-    p = p.mul(r).add(1.6666665459e-1f);
-    p = p.mul(r).add(5.0000001201e-1f);
-    FloatVector er = p.mul(r).mul(r).add(r).add(1f);
-    FloatVector scale = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-    return er.mul(scale);
+    x = x.blend(UNDERFLOW, x.compare(VectorOperators.LT, UNDERFLOW)); // compare+blend: SIMD
+    FloatVector t = x.mul(FastMath.LOG2E).add(FastMath.ROUNDER);
+    FloatVector n = t.sub(FastMath.ROUNDER);
+    FloatVector r = n.fma(MINUS_LN2_LO, n.fma(MINUS_LN2_HI, x));
+    FloatVector p = C6.fma(r, C5);
+    p = p.fma(r, C4);
+    p = p.fma(r, C3);
+    p = p.fma(r, C2);
+    p = p.fma(r, C1);
+    p = p.fma(r, C0);
+    IntVector scale = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
+    return p.reinterpretAsInts().add(scale).reinterpretAsFloats();
+  }
+
+  @Override
+  public void widenBfloat16(short[] src, float[] dst, int n) {
+    int i = 0;
+    for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+      IntVector bits = (IntVector) ShortVector.fromArray(S, src, i)
+          .convertShape(VectorOperators.S2I, I, 0);
+      bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
+    }
+    for (; i < n; i++) {
+      dst[i] = HalfFloats.fromBfloat16(src[i]);
+    }
+  }
+
+  @Override
+  public void widenFloat16(short[] src, float[] dst, int n) {
+    int i = 0;
+    for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+      IntVector h = (IntVector) ShortVector.fromArray(S, src, i)
+          .convertShape(VectorOperators.S2I, I, 0);
+      IntVector magnitude = h.and(0x7fff);
+      // Exponent and mantissa moved into float32's fields, rescaled by 2^(127-15): exact for
+      // normals and subnormals alike. Infinities and NaNs take the all-ones exponent instead.
+      FloatVector finite = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats()
+          .mul(0x1p112f);
+      FloatVector special = magnitude.lanewise(VectorOperators.LSHL, 13).or(0x7f800000)
+          .reinterpretAsFloats();
+      FloatVector abs = finite.blend(special,
+          magnitude.compare(VectorOperators.GE, 0x7c00).cast(F));
+      IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+      abs.reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, i);
+    }
+    for (; i < n; i++) {
+      dst[i] = HalfFloats.fromFloat16(src[i]);
+    }
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.tally.core.tensor;
 
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
+import dev.tally.core.kernel.Kernels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -79,10 +80,10 @@ public final class LogitsTensor {
 
   /**
    * Decodes row {@code row} into {@code dst[0, vocabSize)} as float32, 16-bit rows through {@code
-   * scratch} (at least {@code vocabSize} long): one bulk copy out of the buffer, then a plain
-   * array loop the JIT can vectorise, instead of a buffer read per element.
+   * scratch} (at least {@code vocabSize} long): one bulk copy out of the buffer, then the kernels'
+   * widening loop, instead of a buffer read per element.
    */
-  public void decodeRow(int row, float[] dst, short[] scratch) {
+  public void decodeRow(int row, float[] dst, short[] scratch, Kernels kernels) {
     int n = vocabSize;
     switch (dtype) {
       case FLOAT32:
@@ -90,15 +91,11 @@ public final class LogitsTensor {
         break;
       case FLOAT16:
         data.asShortBuffer().get(row * n, scratch, 0, n);
-        for (int i = 0; i < n; i++) {
-          dst[i] = HalfFloats.fromFloat16(scratch[i]);
-        }
+        kernels.widenFloat16(scratch, dst, n);
         break;
       case BFLOAT16:
         data.asShortBuffer().get(row * n, scratch, 0, n);
-        for (int i = 0; i < n; i++) {
-          dst[i] = Float.intBitsToFloat(scratch[i] << 16); // bfloat16: the top half of a float32
-        }
+        kernels.widenBfloat16(scratch, dst, n);
         break;
       default:
         throw new AssertionError(dtype);

@@ -53,6 +53,14 @@ final class KernelsTest {
     double vector = VECTOR.sumExp(x, n, max);
     assertThat(scalar / exact).isCloseTo(1, within(1e-6));
     assertThat(vector / exact).isCloseTo(1, within(1e-6));
+    // Same exp per element (see below): the sums differ only in float partial-sum rounding.
+    assertThat(vector / scalar).isCloseTo(1, within(5e-7));
+    float[] copy = new float[n];
+    assertThat(VECTOR.copySumExp(x, copy, n, max)).isEqualTo(vector);
+    assertThat(copy).containsExactly(x);
+    copy = new float[n];
+    assertThat(SCALAR.copySumExp(x, copy, n, max)).isEqualTo(scalar);
+    assertThat(copy).containsExactly(x);
 
     float t = x[n / 2];
     double above = 0;
@@ -76,6 +84,21 @@ final class KernelsTest {
     assertThat(VECTOR.nextAtLeast(x, 0, n, Float.POSITIVE_INFINITY)).isEqualTo(n);
     assertThat(SCALAR.countAtLeast(x, n, t)).isEqualTo(count);
     assertThat(VECTOR.countAtLeast(x, n, t)).isEqualTo(count);
+  }
+
+  /** The vector exp gives the bits of {@code FastMath.expNonPositive}, lane by lane. */
+  @Test
+  void vectorExpIsBitForBitTheScalarExp() {
+    float[] lane = new float[64];
+    // Each -inf lane adds e^-87 ≈ 1.6e-38: invisible next to e^-60 and above.
+    java.util.Arrays.fill(lane, Float.NEGATIVE_INFINITY);
+    Random r = new Random(3);
+    for (int i = 0; i < 100_000; i++) {
+      float x = i < 50 ? -i / 50f : -60f * r.nextFloat();
+      lane[0] = x;
+      float scalar = dev.tally.spi.FastMath.expNonPositive(x);
+      assertThat((float) VECTOR.sumExp(lane, lane.length, 0f)).as("exp(%s)", x).isEqualTo(scalar);
+    }
   }
 
   @Test

@@ -124,6 +124,29 @@ final class EnginePropertiesTest {
     }
   }
 
+  /**
+   * With raw top-N the rank is read off the top list when it can be: it must still equal the count
+   * of tokens at or above the chosen one, ties at the list's edge included.
+   */
+  @Test
+  void rawRankEqualsTheCountOfTokensAtOrAboveTheChosenOne() {
+    for (long c = 0; c < CASES; c++) {
+      Row row = row(c);
+      int vocab = row.logits().length;
+      row.config().topLogprobs(1 + (int) (c % 8)).processedLogprobs(false);
+      RowResult r = run(row);
+      if (r.failed()) {
+        continue;
+      }
+      int rank = 0;
+      for (float v : row.logits()) {
+        rank += v >= row.logits()[r.tokenId()] ? 1 : 0;
+      }
+      assertThat(r.rank()).as("case %d: rank", c).isEqualTo(rank);
+      assertThat(r.topIds().length).as("case %d", c).isLessThanOrEqualTo(vocab);
+    }
+  }
+
   @Test
   void sessionAgreesWithSample() {
     for (long c = 0; c < CASES; c++) {
