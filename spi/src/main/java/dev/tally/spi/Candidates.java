@@ -41,6 +41,10 @@ public final class Candidates {
   private int size;
   private boolean dense;
   private boolean sorted;
+  // The list's ids ascend (a dense list, or one filtered from it): a stable sort on the logit
+  // alone then gives the canonical order.
+  private boolean idsAscending;
+  private final LongRadixSort radix = new LongRadixSort();
   // The max and Σexp(logit - max) of an untouched row, when the engine knows them already.
   private boolean statisticsKnown;
   private float knownMax;
@@ -70,6 +74,7 @@ public final class Candidates {
     this.size = vocabSize;
     this.dense = true;
     this.sorted = false;
+    this.idsAscending = true;
     this.statisticsKnown = false;
   }
 
@@ -277,10 +282,20 @@ public final class Candidates {
   public void retainAtLeast(float threshold) {
     statisticsKnown = false;
     int n = 0;
-    for (int i = 0; i < size; i++) {
-      int id = id(i);
-      if (logits[id] >= threshold) {
-        ids[n++] = id;
+    if (threshold != threshold) {
+      // NaN: nothing is at least NaN
+    } else if (dense) {
+      // Vector skips between survivors: truncations usually keep a small share of the vocabulary.
+      for (int i = kernels.nextAtLeast(logits, 0, size, threshold); i < size;
+          i = kernels.nextAtLeast(logits, i + 1, size, threshold)) {
+        ids[n++] = i;
+      }
+    } else {
+      for (int i = 0; i < size; i++) {
+        int id = ids[i];
+        if (logits[id] >= threshold) {
+          ids[n++] = id;
+        }
       }
     }
     dense = false;
@@ -293,9 +308,16 @@ public final class Candidates {
       return;
     }
     int n = fillKeys();
-    Arrays.sort(keys, 0, n);
+    if (idsAscending && n > RADIX_MIN) {
+      radix.sortByHigh(keys, n); // stable: ids stay ascending among equal logits
+    } else {
+      Arrays.sort(keys, 0, n);
+    }
     unpackKeys(n);
   }
+
+  // Below this, a comparison sort of a few hundred longs is as fast as the radix passes.
+  private static final int RADIX_MIN = 256;
 
   /**
    * Keeps exactly the {@code k} best candidates (logit descending, ties to the lower token id), in
@@ -421,6 +443,7 @@ public final class Candidates {
     this.size = n;
     this.dense = false;
     this.sorted = sorted;
+    this.idsAscending = false;
   }
 
   /** A scratch {@code int[]} of at least {@code n} entries, reused across rows; not zeroed. */
@@ -469,6 +492,7 @@ public final class Candidates {
     size = n;
     dense = false;
     sorted = true;
+    idsAscending = false;
   }
 
   private static int orderedBits(float f) {

@@ -377,4 +377,61 @@ final class CandidatesTest {
     e.reset(3);
     org.assertj.core.api.Assertions.assertThat(e.maxLogit()).isLessThan(10f);
   }
+
+  /**
+   * Large lists still in id order sort by radix: the result must be the canonical order exactly
+   * (ties to the lower id, -0 tied with +0), as the comparison sort gives it.
+   */
+  @org.junit.jupiter.api.Test
+  void radixSortedListsAreInCanonicalOrder() {
+    java.util.Random r = new java.util.Random(8);
+    for (int trial = 0; trial < 20; trial++) {
+      int n = 300 + r.nextInt(20_000);
+      float[] logits = new float[n];
+      for (int i = 0; i < n; i++) {
+        // few distinct values, wide ranges, signed zeros and -inf: ties and long digit spans
+        logits[i] = switch (r.nextInt(6)) {
+          case 0 -> r.nextInt(5) - 2f;
+          case 1 -> r.nextBoolean() ? 0f : -0f;
+          case 2 -> Float.NEGATIVE_INFINITY;
+          case 3 -> (float) (1e30 * r.nextGaussian());
+          default -> (float) (3 * r.nextGaussian());
+        };
+      }
+      Candidates c = Candidates.of(logits);
+      if (trial % 2 == 1) {
+        c.retainAtLeast(-1f); // filtered from a dense list: ids still ascend
+      }
+      java.util.List<Integer> expected = new java.util.ArrayList<>();
+      for (int i = 0; i < c.size(); i++) {
+        if (logits[c.id(i)] != Float.NEGATIVE_INFINITY) {
+          expected.add(c.id(i));
+        }
+      }
+      expected.sort((a, b) -> {
+        float la = logits[a] + 0f;
+        float lb = logits[b] + 0f;
+        return la != lb ? Float.compare(lb, la) : Integer.compare(a, b);
+      });
+      c.sort();
+      int[] actual = new int[c.size()];
+      for (int i = 0; i < actual.length; i++) {
+        actual[i] = c.id(i);
+      }
+      org.assertj.core.api.Assertions.assertThat(actual).as("trial %d", trial)
+          .containsExactly(expected.stream().mapToInt(Integer::intValue).toArray());
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void retainAtLeastNaNKeepsNothingDenseOrNot() {
+    Candidates c = Candidates.of(1f, 2f, 3f);
+    c.retainAtLeast(Float.NaN);
+    org.assertj.core.api.Assertions.assertThat(c.size()).isZero();
+    Candidates d = Candidates.of(1f, 2f, 3f);
+    d.retainAtLeast(2f);
+    org.assertj.core.api.Assertions.assertThat(d.size()).isEqualTo(2);
+    d.retainAtLeast(Float.NaN);
+    org.assertj.core.api.Assertions.assertThat(d.size()).isZero();
+  }
 }

@@ -1,6 +1,7 @@
 package dev.tally.core.processor;
 
 import dev.tally.spi.Candidates;
+import dev.tally.spi.FastMath;
 import dev.tally.spi.LogitsProcessor;
 import dev.tally.spi.ParamSpec;
 import dev.tally.spi.ProcessorFactory;
@@ -92,11 +93,13 @@ final class Truncation {
 
   private static final class TopP implements LogitsProcessor {
     // Survivors of a nucleus are the tokens above some logit. Before sorting, narrow the list to
-    // the tokens within a window of the max that already holds enough mass: a bisection over the
-    // window, each probe one vectorised pass, so the sort sees little more than the nucleus. A
-    // full-vocabulary sort is the fallback, never the rule.
+    // the tokens within a window of the max that holds enough mass. The window's far end needs no
+    // probe: below max - w, at most V tokens hold at most V·e^-w of mass, so w = ln(V / tail) with
+    // tail = (1 - p - margin)·Σ leaves enough above. A few bisection probes (each one vectorised
+    // masked Σexp) then bring it near the nucleus; the sort (radix, on a list still in id order)
+    // sees little more than the nucleus. A full-vocabulary sort is the fallback, never the rule.
     private static final float MAX_WINDOW = 32f;
-    private static final int PROBES = 7;
+    private static final int PROBES = 4;
     private static final double MASS_MARGIN = 1e-3;
 
     // A running sum this close below p (relative) reaches it: see TOP_P.
@@ -117,31 +120,40 @@ final class Truncation {
       }
       float max = c.maxLogit();
       double lse = c.logSumExp();
-      if (!c.isSorted()) {
-        double needed = (p + MASS_MARGIN) * Math.exp(lse - max);
-        if (c.massAtLeast(max - MAX_WINDOW, max) >= needed) {
-          float enough = MAX_WINDOW;
-          float tooNarrow = 0f;
-          for (int probe = 0; probe < PROBES; probe++) {
-            float mid = (enough + tooNarrow) / 2;
-            if (c.massAtLeast(max - mid, max) >= needed) {
-              enough = mid;
-            } else {
-              tooNarrow = mid;
-            }
-          }
-          c.retainAtLeast(max - enough);
-        }
+      if (!c.isSorted() && c.size() > 1024) {
+        narrow(c, max, Math.exp(lse - max));
       }
       c.sort();
+      // Probabilities as e^(l - max) / Σ: FastMath's exp, within a rounding of exp(l - lse).
+      double inverseSum = Math.exp(max - lse);
       float cumulative = 0f;
       for (int i = 0; i < c.size(); i++) {
-        cumulative += (float) Math.exp(c.logit(c.id(i)) - lse);
+        cumulative += (float) (FastMath.expNonPositive(c.logit(c.id(i)) - max) * inverseSum);
         if (cumulative >= reached) {
           c.truncate(i + 1);
           return;
         }
       }
+    }
+
+    /** Keeps the tokens within a window of the max that holds at least p (plus a margin). */
+    private void narrow(Candidates c, float max, double sumExp) {
+      double needed = (p + MASS_MARGIN) * sumExp;
+      double tail = sumExp - needed;
+      float enough = tail > 0 ? (float) Math.min(MAX_WINDOW, Math.log(c.size() / tail)) : MAX_WINDOW;
+      if (enough == MAX_WINDOW && c.massAtLeast(max - enough, max) < needed) {
+        return; // too flat to narrow: sort it all
+      }
+      float tooNarrow = 0f;
+      for (int probe = 0; probe < PROBES; probe++) {
+        float mid = (enough + tooNarrow) / 2;
+        if (c.massAtLeast(max - mid, max) >= needed) {
+          enough = mid;
+        } else {
+          tooNarrow = mid;
+        }
+      }
+      c.retainAtLeast(max - enough);
     }
   }
 
