@@ -20,8 +20,9 @@ import java.io.InputStream;
  * <p>gRPC's default marshaller streams a large message through a small buffer and then copies the
  * {@code bytes} field again into its own array. This one reads the whole message once into a
  * single array (one bulk copy out of Netty's buffers), and parses it with aliasing on, so the
- * tensor's {@code ByteString} is a view of that array. The array is never written after parsing,
- * which is what makes the aliasing safe. Responses use the default marshaller.
+ * tensor's {@code ByteString} is a view of that array. The array is never written after parsing
+ * until its step gives it back to {@link RequestBuffers}, which is what makes the aliasing safe.
+ * Responses use the default marshaller.
  */
 final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Marshaller<T> {
   private final Parser<T> parser;
@@ -46,8 +47,9 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
   @Override
   public T parse(InputStream stream) {
     try {
-      byte[] bytes = readAll(stream);
-      CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes).newCodedInput();
+      int[] size = new int[1];
+      byte[] bytes = readAll(stream, size);
+      CodedInputStream in = UnsafeByteOperations.unsafeWrap(bytes, 0, size[0]).newCodedInput();
       in.enableAliasing(true);
       in.setSizeLimit(Integer.MAX_VALUE); // the transport already enforced the message limit
       T message = parser.parseFrom(in, ExtensionRegistryLite.getEmptyRegistry());
@@ -62,10 +64,12 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
     }
   }
 
-  private static byte[] readAll(InputStream stream) throws IOException {
+  /** The message's bytes, in {@code [0, size[0])} of the array (from {@link RequestBuffers}). */
+  private static byte[] readAll(InputStream stream, int[] sizeOut) throws IOException {
     if (stream instanceof KnownLength) {
       int size = stream.available();
-      byte[] bytes = new byte[size];
+      sizeOut[0] = size;
+      byte[] bytes = RequestBuffers.SHARED.take(size);
       int read = 0;
       while (read < size) {
         int n = stream.read(bytes, read, size - read);
@@ -78,6 +82,7 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
     }
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     stream.transferTo(out);
+    sizeOut[0] = out.size();
     return out.toByteArray();
   }
 }

@@ -97,6 +97,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       if (stats != null) {
         stats.error(e);
       }
+      RequestBuffers.SHARED.giveBack(request.getLogits().getData()); // nothing sampled from it
       finishStep(SessionResponse.newBuilder().setStepId(stepId).setError(Errors.toStatus(e))
           .build());
       return;
@@ -111,6 +112,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     SessionState.Sequence[] rows = step.rows();
     if (rows.length == 0) {
+      RequestBuffers.SHARED.giveBack(request.getLogits().getData());
       if (stats != null) {
         stats.step(0, logitsBytes, System.nanoTime() - received, 0);
       }
@@ -130,6 +132,9 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     sampled.whenComplete((results, error) -> {
       SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
+      // Every row is done with the logits, unless one was abandoned at its deadline and its thread
+      // may still read them: only then (or after a failure) is the request's array not reused.
+      boolean logitsFree = error == null;
       if (error != null) {
         // The step is answered with an error: its registry changes must not stay (the proto
         // promises that a step answered with SessionResponse.error changed nothing).
@@ -145,9 +150,13 @@ final class SessionCall implements StreamObserver<SessionRequest> {
             // The abandoned row's thread may still be in the sequence's stage states: let them
             // go; the next step rebuilds them from the history.
             rows[i].discardState();
+            logitsFree = false;
           }
           response.addChoices(ProtoMapper.toChoice(r));
         }
+      }
+      if (logitsFree) {
+        RequestBuffers.SHARED.giveBack(request.getLogits().getData());
       }
       if (stats != null) {
         stats.step(response, rows.length, logitsBytes, decoded - received,
