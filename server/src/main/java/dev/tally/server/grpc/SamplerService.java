@@ -100,7 +100,8 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     }
     long decoded = System.nanoTime();
     int rowCount = jobs.length;
-    pool.sample(logits, jobs).whenComplete((results, error) -> {
+    SamplerPool.StepFuture sampled = pool.sample(logits, jobs);
+    sampled.whenComplete((results, error) -> {
       if (error != null) {
         log.error("Sample failed", error);
         metrics.error("INTERNAL", "INTERNAL");
@@ -111,8 +112,10 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       for (RowResult r : results) {
         response.addChoices(ProtoMapper.toChoice(r));
       }
+      long now = System.nanoTime();
+      long started = sampled.startedOr(now);
       metrics.step("sample", rowCount, request.getLogits().getData().size(),
-          decoded - received, System.nanoTime() - decoded);
+          decoded - received, started - decoded, now - started);
       out.onNext(response.build());
       out.onCompleted();
     });

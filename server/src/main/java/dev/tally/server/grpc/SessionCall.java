@@ -112,7 +112,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     SessionState.Sequence[] rows = step.rows();
     if (rows.length == 0) {
       if (stats != null) {
-        stats.step(0, logitsBytes, System.nanoTime() - received, 0);
+        stats.step(0, logitsBytes, System.nanoTime() - received, 0, 0);
       }
       finishStep(SessionResponse.newBuilder().setStepId(stepId).build());
       return;
@@ -122,12 +122,13 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed());
     }
     final long decoded = System.nanoTime();
-    java.util.concurrent.CompletableFuture<RowResult[]> sampled;
+    SamplerPool.StepFuture sampled;
     try {
       sampled = pool.sample(logits, jobs);
     } catch (RuntimeException e) {
-      sampled = java.util.concurrent.CompletableFuture.failedFuture(e);
+      sampled = SamplerPool.StepFuture.failed(e);
     }
+    SamplerPool.StepFuture timing = sampled;
     sampled.whenComplete((results, error) -> {
       SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
       if (error != null) {
@@ -150,8 +151,10 @@ final class SessionCall implements StreamObserver<SessionRequest> {
         }
       }
       if (stats != null) {
-        stats.step(response, rows.length, logitsBytes, decoded - received,
-            System.nanoTime() - decoded);
+        long now = System.nanoTime();
+        long started = timing.startedOr(now);
+        stats.step(response, rows.length, logitsBytes, decoded - received, started - decoded,
+            now - started);
       }
       finishStep(response.build());
     });

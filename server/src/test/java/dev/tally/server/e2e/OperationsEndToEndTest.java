@@ -129,6 +129,8 @@ final class OperationsEndToEndTest {
           "tally_logits_received_bytes_total{rpc=\"session\"} 32.0",
           "tally_step_duration_seconds_count{phase=\"decode\"} 1",
           "tally_step_duration_seconds_count{phase=\"sample\"} 1",
+          "tally_step_duration_seconds_count{phase=\"queue\"} 1",
+          "tally_processor_seconds_count{processor=\"greedy\"} 2",
           "tally_step_duration_seconds_bucket{phase=\"total\",le=",
           "tally_errors_total{code=\"UNKNOWN_SEQUENCE\",status=\"NOT_FOUND\"} 1.0",
           "tally_sessions_active 0.0",
