@@ -171,9 +171,10 @@ final class ServeCommand implements Callable<Integer> {
     MetricsEndpoint metrics = null;
     if (metricsListen != null) {
       try {
+        Security.checkMetricsListener(ListenAddress.parse(metricsListen), insecure, log);
         metrics = MetricsEndpoint.start(metricsListen, server.metrics());
         log.info("metrics on http://{}/metrics", metrics.address());
-      } catch (java.io.IOException e) {
+      } catch (java.io.IOException | IllegalArgumentException e) {
         log.error("cannot serve metrics on {}: {}", metricsListen, e.getMessage());
         server.stop();
         return 1;
@@ -262,6 +263,8 @@ final class ServeCommand implements Callable<Integer> {
         ListenAddress m = ListenAddress.parse(metricsListen);
         if (m.isUnix()) {
           problems.add("--metrics-listen must be HOST:PORT, got " + metricsListen);
+        } else if (!insecure && !Security.isLoopback(m.host())) {
+          problems.add(Security.metricsRefusal(m));
         }
       } catch (IllegalArgumentException e) {
         problems.add("--metrics-listen: " + e.getMessage());
