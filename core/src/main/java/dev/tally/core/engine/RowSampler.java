@@ -197,11 +197,24 @@ public final class RowSampler {
     r.labelLogprobs = logprobs;
   }
 
+  // Kept next to apply() and select(), the only methods that use it, so that this hook stays
+  // apart from the rest of the class in merges.
+  private StageTimer stageTimer = StageTimer.NONE;
+
+  /** A sampler on the given kernels that reports each stage's time to {@code timer}. */
+  public RowSampler(Kernels kernels, StageTimer timer) {
+    this(kernels);
+    this.stageTimer = java.util.Objects.requireNonNull(timer, "timer");
+  }
+
   private void apply(Stage stage, int row) {
+    long began = stageTimer.begin();
     try {
       stage.processor().apply(candidates, context);
     } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
       throw failed(stage, row, e);
+    } finally {
+      stageTimer.end(stage, began);
     }
   }
 
@@ -211,10 +224,13 @@ public final class RowSampler {
           "row " + row + ": no candidate token is left after the chain's processors");
     }
     int chosen;
+    long began = stageTimer.begin();
     try {
       chosen = stage.selector().select(candidates, context);
     } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
       throw failed(stage, row, e);
+    } finally {
+      stageTimer.end(stage, began);
     }
     if (chosen < 0 || chosen >= vocab || !isCandidate(chosen)) {
       throw new TallyException(ErrorCode.PROCESSOR_FAILED, null, "row " + row + ": selector '"

@@ -33,6 +33,7 @@ final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
   private final Properties file;
   private final Path filePath;
   private final Map<String, String> sources = new LinkedHashMap<>();
+  private final Set<String> invalid = new java.util.LinkedHashSet<>();
 
   ConfigDefaults(Map<String, String> env, Path filePath) throws IOException {
     this.env = Map.copyOf(env);
@@ -78,16 +79,57 @@ final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
       return null;
     }
     String v = env.get(envName(name));
-    if (v != null) {
-      sources.put(name, "env " + envName(name));
-      return v;
+    String source = "env " + envName(name);
+    if (v == null) {
+      v = file.getProperty(fileKey(name));
+      source = "file " + filePath;
+      if (v == null) {
+        return null;
+      }
+      v = v.trim();
     }
-    v = file.getProperty(fileKey(name));
-    if (v != null) {
-      sources.put(name, "file " + filePath);
-      return v.trim();
+    String refusal = refusal((OptionSpec) arg, v);
+    if (refusal != null) {
+      invalid.add(name + " (" + source + "): " + refusal);
+      return null; // the option keeps its built-in default; the problem is reported
+    }
+    sources.put(name, source);
+    return v;
+  }
+
+  /**
+   * Why the option cannot take {@code value}, or null. Checked here because picocli stops
+   * applying defaults at the first one it cannot convert, so later bad values would go unreported,
+   * and it takes a flag's bad default ("maybe") silently as false.
+   */
+  private static String refusal(OptionSpec option, String value) {
+    Class<?> type = option.type();
+    if (type == boolean.class || type == Boolean.class) {
+      return value.equalsIgnoreCase("true") || value.equalsIgnoreCase("false") ? null
+          : "'" + value + "' is not true or false";
+    }
+    try {
+      if (type == int.class || type == Integer.class) {
+        Integer.parseInt(value);
+      } else if (type == long.class || type == Long.class) {
+        Long.parseLong(value);
+      }
+    } catch (NumberFormatException e) {
+      return "'" + value + "' is not an integer";
+    }
+    for (CommandLine.ITypeConverter<?> converter : option.converters()) {
+      try {
+        converter.convert(value);
+      } catch (Exception e) {
+        return e.getMessage();
+      }
     }
     return null;
+  }
+
+  /** Values from the environment or the file that were refused before picocli saw them. */
+  List<String> invalidValues() {
+    return List.copyOf(invalid);
   }
 
   /** Keys in the file that name no option: a mistake worth reporting. */

@@ -39,7 +39,13 @@ final class Durations {
   static final class Converter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
-      Duration d = parse(value);
+      Duration d;
+      try {
+        d = parse(value);
+      } catch (IllegalArgumentException e) {
+        // picocli shows a TypeConversionException's message as it is, any other with its class
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
       if (d.isNegative() || d.isZero()) {
         throw new CommandLine.TypeConversionException("must be positive: " + value);
       }

@@ -171,9 +171,10 @@ final class ServeCommand implements Callable<Integer> {
     MetricsEndpoint metrics = null;
     if (metricsListen != null) {
       try {
+        Security.checkMetricsListener(ListenAddress.parse(metricsListen), insecure, log);
         metrics = MetricsEndpoint.start(metricsListen, server.metrics());
         log.info("metrics on http://{}/metrics", metrics.address());
-      } catch (java.io.IOException e) {
+      } catch (java.io.IOException | IllegalArgumentException e) {
         log.error("cannot serve metrics on {}: {}", metricsListen, e.getMessage());
         server.stop();
         return 1;
@@ -212,7 +213,9 @@ final class ServeCommand implements Callable<Integer> {
     List<String> problems = new ArrayList<>();
     if (defaults != null && spec != null) {
       problems.addAll(defaults.unknownFileKeys(spec));
+      problems.addAll(defaults.invalidValues());
     }
+    problems.addAll(parseErrors());
     ServerConfig base = ServerConfig.defaults();
     List<ListenAddress> listeners = new ArrayList<>();
     for (String l : listen) {
@@ -262,6 +265,8 @@ final class ServeCommand implements Callable<Integer> {
         ListenAddress m = ListenAddress.parse(metricsListen);
         if (m.isUnix()) {
           problems.add("--metrics-listen must be HOST:PORT, got " + metricsListen);
+        } else if (!insecure && !Security.isLoopback(m.host())) {
+          problems.add(Security.metricsRefusal(m));
         }
       } catch (IllegalArgumentException e) {
         problems.add("--metrics-listen: " + e.getMessage());
@@ -292,6 +297,51 @@ final class ServeCommand implements Callable<Integer> {
         .withPluginDirs(PluginDirs.resolve(pluginDirs, env.get(PluginDirs.ENV),
             PluginDirs.jarDirectory()));
     return config;
+  }
+
+  /**
+   * The values picocli could not take (a flag, an environment variable or a file key that is not
+   * a number, a duration...), when it was told to collect them rather than stop at the first.
+   * Each names its option and, for a value not given as a flag, where it came from. The option
+   * then keeps its default, so the checks below do not report it a second time.
+   */
+  private List<String> parseErrors() {
+    CommandLine.ParseResult parsed = spec == null ? null : spec.commandLine().getParseResult();
+    if (parsed == null) {
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    for (Exception e : parsed.errors()) {
+      if (!(e instanceof CommandLine.ParameterException p)
+          || !(p.getArgSpec() instanceof OptionSpec option)) {
+        out.add(e.getMessage()); // an unknown option or a stray argument: picocli's words
+        continue;
+      }
+      String name = option.longestName();
+      String where = "";
+      if (!givenAsFlag(parsed, option) && defaults != null && defaults.source(name) != null) {
+        where = " (" + defaults.source(name) + ")";
+      }
+      String message = p.getMessage();
+      // "Invalid value for option '--max-rows': 'abc' is not an int": keep what follows the name
+      String prefix = "'" + name + "': ";
+      int at = message.indexOf(prefix);
+      String reason = at >= 0 ? message.substring(at + prefix.length()) : message;
+      reason = reason.replaceFirst(" is not an? (int|long)$", " is not an integer");
+      out.add(name + where + ": " + reason);
+    }
+    return out;
+  }
+
+  private static boolean givenAsFlag(CommandLine.ParseResult parsed, OptionSpec option) {
+    for (String arg : parsed.originalArgs()) {
+      for (String n : option.names()) {
+        if (arg.equals(n) || arg.startsWith(n + "=")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static void positive(List<String> problems, String option, long value) {

@@ -41,6 +41,8 @@ public final class TallyCommand implements Runnable {
       return 2;
     }
     serve.setDefaultValueProvider(defaults);
+    // Keep parsing past a bad value: ServeCommand reports every problem at once (config()).
+    serve.getCommandSpec().parser().collectErrors(true);
     ServeCommand command = serve.getCommand();
     command.defaults = defaults;
     command.env = env;

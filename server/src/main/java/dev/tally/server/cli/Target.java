@@ -9,6 +9,7 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.handler.ssl.SslContext;
 import java.util.concurrent.TimeUnit;
 
 /** A client channel to a running server, {@code HOST:PORT} or {@code unix:PATH}; closes both. */
@@ -22,7 +23,19 @@ final class Target implements AutoCloseable {
   }
 
   static Target connect(String text) {
+    return connect(text, null);
+  }
+
+  /** With {@code ssl} non-null, a TCP target is reached over TLS; Unix sockets never use TLS. */
+  static Target connect(String text, SslContext ssl) {
     ListenAddress address = ListenAddress.parse(text);
+    if (address.isUnix() && ssl != null) {
+      throw new IllegalArgumentException("unix: targets do not use TLS; drop the --tls options");
+    }
+    if (ssl != null) {
+      return new Target(NettyChannelBuilder.forTarget(address.toString()).sslContext(ssl).build(),
+          null);
+    }
     if (address.isUnix()) {
       if (!Epoll.isAvailable()) {
         throw new IllegalArgumentException("unix: targets need Netty's epoll transport, which is"

@@ -2,8 +2,10 @@ package dev.tally.server.exec;
 
 import dev.tally.core.engine.RowResult;
 import dev.tally.core.engine.RowSampler;
+import dev.tally.core.engine.StageTimer;
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
+import dev.tally.core.kernel.Kernels;
 import dev.tally.core.tensor.LogitsTensor;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -14,6 +16,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +50,7 @@ public final class SamplerPool implements AutoCloseable {
   private final AutoCloseable afterClose;
   private final AtomicInteger lost = new AtomicInteger();
   // One RowSampler per pool thread: its buffers are reused row after row.
-  private final ThreadLocal<RowSampler> samplers = ThreadLocal.withInitial(RowSampler::new);
+  private final ThreadLocal<RowSampler> samplers;
 
   /** A pool with the default step deadline that closes nothing else. */
   public SamplerPool(int threads) {
@@ -60,6 +63,17 @@ public final class SamplerPool implements AutoCloseable {
    * @param afterClose closed once the threads have stopped (the plugin class loaders)
    */
   public SamplerPool(int threads, Duration stepDeadline, AutoCloseable afterClose) {
+    this(threads, stepDeadline, afterClose, StageTimer.NONE);
+  }
+
+  /**
+   * @param threads sampler threads
+   * @param stepDeadline how long a step's rows may run
+   * @param afterClose closed once the threads have stopped (the plugin class loaders)
+   * @param stageTimer times each chain stage of every row (the per-processor metric)
+   */
+  public SamplerPool(int threads, Duration stepDeadline, AutoCloseable afterClose,
+      StageTimer stageTimer) {
     if (threads < 1 || stepDeadline.isNegative() || stepDeadline.isZero()) {
       throw new IllegalArgumentException("threads and deadline must be positive");
     }
@@ -68,6 +82,8 @@ public final class SamplerPool implements AutoCloseable {
     this.deadlineNanos = stepDeadline.toNanos();
     this.maxReplacements = 4 * threads;
     this.afterClose = afterClose;
+    Kernels kernels = Kernels.best();
+    this.samplers = ThreadLocal.withInitial(() -> new RowSampler(kernels, stageTimer));
     AtomicInteger n = new AtomicInteger();
     this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), r -> {
@@ -100,9 +116,10 @@ public final class SamplerPool implements AutoCloseable {
   /**
    * Samples every row of {@code logits}; row {@code i} with {@code jobs[i]}. The future completes
    * once all rows are done or the step deadline has passed; row failures (deadline included) are
-   * inside the results, never an exceptional completion.
+   * inside the results, never an exceptional completion. It also tells when the step's first row
+   * started on a sampler thread, which splits the step's time into queue and sample.
    */
-  public CompletableFuture<RowResult[]> sample(LogitsTensor logits, RowJob[] jobs) {
+  public StepFuture sample(LogitsTensor logits, RowJob[] jobs) {
     Step step = new Step(logits, jobs);
     if (jobs.length == 0) {
       step.done.complete(step.results);
@@ -126,6 +143,34 @@ public final class SamplerPool implements AutoCloseable {
     return step.done;
   }
 
+  /** A step's results, and when its first row started on a sampler thread. */
+  public static final class StepFuture extends CompletableFuture<RowResult[]> {
+    private static final long NOT_STARTED = Long.MIN_VALUE;
+    private final AtomicLong started = new AtomicLong(NOT_STARTED);
+
+    /** A step that failed before it reached the pool. */
+    public static StepFuture failed(Throwable e) {
+      StepFuture f = new StepFuture();
+      f.completeExceptionally(e);
+      return f;
+    }
+
+    /**
+     * The {@link System#nanoTime()} at which the first row started, or {@code fallback} when no
+     * row started (the step expired in the queue, or failed before it was queued).
+     */
+    public long startedOr(long fallback) {
+      long t = started.get();
+      return t == NOT_STARTED ? fallback : t;
+    }
+
+    void markStarted() {
+      if (started.get() == NOT_STARTED) { // a clock read for the first row only
+        started.compareAndSet(NOT_STARTED, System.nanoTime());
+      }
+    }
+  }
+
   /** One step: its rows, their states, and the workers that take rows in turn. */
   private final class Step implements Runnable {
     final LogitsTensor logits;
@@ -135,7 +180,7 @@ public final class SamplerPool implements AutoCloseable {
     final Thread[] runners;
     final AtomicInteger next = new AtomicInteger();
     final AtomicInteger remaining;
-    final CompletableFuture<RowResult[]> done = new CompletableFuture<>();
+    final StepFuture done = new StepFuture();
     volatile ScheduledFuture<?> timeout;
 
     Step(LogitsTensor logits, RowJob[] jobs) {
@@ -156,6 +201,7 @@ public final class SamplerPool implements AutoCloseable {
         if (!states.compareAndSet(row, NEW, RUNNING)) {
           return; // expired before it started: the step is answered
         }
+        done.markStarted();
         RowJob job = jobs[row];
         RowResult result;
         try {

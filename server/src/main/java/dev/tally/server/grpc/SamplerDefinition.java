@@ -3,6 +3,7 @@ package dev.tally.server.grpc;
 import dev.tally.api.v1.SampleRequest;
 import dev.tally.api.v1.SamplerGrpc;
 import dev.tally.api.v1.SessionRequest;
+import dev.tally.server.metrics.TallyMetrics;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
@@ -13,12 +14,23 @@ import java.util.List;
 /**
  * The {@code tally.v1.Sampler} service definition as the server binds it: the generated one, with
  * the tensor-carrying requests ({@code Sample}, {@code Session}) parsed by {@link
- * AliasingMarshaller}.
+ * AliasingMarshaller}, and every request held to {@code max_message_bytes} by {@link
+ * MessageSizeLimit}.
  */
 public final class SamplerDefinition {
   private SamplerDefinition() {}
 
+  /** Without a message limit of its own (gRPC's applies). */
   public static ServerServiceDefinition bind(SamplerService service) {
+    return bind(service, Integer.MAX_VALUE, TallyMetrics.noop());
+  }
+
+  /**
+   * With Tally's {@code max_message_bytes}: give the transport {@link #transportLimit} so that
+   * messages a little over it reach this check and get Tally's error.
+   */
+  public static ServerServiceDefinition bind(SamplerService service, int maxMessageBytes,
+      TallyMetrics metrics) {
     ServerServiceDefinition generated = SamplerGrpc.bindService(service);
     ServiceDescriptor original = generated.getServiceDescriptor();
     List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
@@ -27,7 +39,7 @@ public final class SamplerDefinition {
     ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
         .setSchemaDescriptor(original.getSchemaDescriptor());
     for (ServerMethodDefinition<?, ?> method : generated.getMethods()) {
-      ServerMethodDefinition<?, ?> m = withAliasing(method);
+      ServerMethodDefinition<?, ?> m = limited(method, maxMessageBytes, metrics);
       methods.add(m);
       descriptor.addMethod(m.getMethodDescriptor());
     }
@@ -36,8 +48,14 @@ public final class SamplerDefinition {
     return b.build();
   }
 
+  /** The transport's limit for this {@code max_message_bytes}: see {@link MessageSizeLimit}. */
+  public static int transportLimit(int maxMessageBytes) {
+    return MessageSizeLimit.transportLimit(maxMessageBytes);
+  }
+
   @SuppressWarnings("unchecked")
-  private static <Q, R> ServerMethodDefinition<Q, R> withAliasing(ServerMethodDefinition<Q, R> m) {
+  private static <Q, R> ServerMethodDefinition<?, R> limited(ServerMethodDefinition<Q, R> m,
+      int maxMessageBytes, TallyMetrics metrics) {
     MethodDescriptor<Q, R> d = m.getMethodDescriptor();
     MethodDescriptor.Marshaller<Q> marshaller;
     if (d.getFullMethodName().equals(SamplerGrpc.getSampleMethod().getFullMethodName())) {
@@ -47,9 +65,8 @@ public final class SamplerDefinition {
       marshaller = (MethodDescriptor.Marshaller<Q>) AliasingMarshaller.of(
           SessionRequest.getDefaultInstance());
     } else {
-      return m;
+      marshaller = d.getRequestMarshaller();
     }
-    return ServerMethodDefinition.create(
-        d.toBuilder(marshaller, d.getResponseMarshaller()).build(), m.getServerCallHandler());
+    return MessageSizeLimit.limit(m, marshaller, maxMessageBytes, metrics);
   }
 }

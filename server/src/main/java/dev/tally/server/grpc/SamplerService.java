@@ -100,7 +100,8 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     }
     long decoded = System.nanoTime();
     int rowCount = jobs.length;
-    pool.sample(logits, jobs).whenComplete((results, error) -> {
+    SamplerPool.StepFuture sampled = pool.sample(logits, jobs);
+    sampled.whenComplete((results, error) -> {
       if (error != null) {
         log.error("Sample failed", error);
         metrics.error("INTERNAL", "INTERNAL");
@@ -111,8 +112,10 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       for (RowResult r : results) {
         response.addChoices(ProtoMapper.toChoice(r));
       }
+      long now = System.nanoTime();
+      long started = sampled.startedOr(now);
       metrics.step("sample", rowCount, request.getLogits().getData().size(),
-          decoded - received, System.nanoTime() - decoded);
+          decoded - received, started - decoded, now - started);
       out.onNext(response.build());
       out.onCompleted();
     });
@@ -170,10 +173,11 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
 
   @Override
   public StreamObserver<SessionRequest> session(StreamObserver<SessionResponse> out) {
-    if (sessions.size() >= config.maxSessions()) {
+    // Refused only when every slot is taken, so as many sessions are open as the limit allows.
+    if (!sessions.reserve(config.maxSessions())) {
       metrics.error("RESOURCE_EXHAUSTED", "LIMIT_EXCEEDED");
       out.onError(Errors.toException(new TallyException(
-          dev.tally.core.error.ErrorCode.LIMIT_EXCEEDED, "max_sessions", sessions.size()
+          dev.tally.core.error.ErrorCode.LIMIT_EXCEEDED, "max_sessions", config.maxSessions()
               + " sessions are open; this server's limit (max_sessions) is "
               + config.maxSessions())));
       return new io.grpc.stub.StreamObserver<>() { // the stream is already closed
@@ -182,12 +186,17 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
         @Override public void onCompleted() {}
       };
     }
-    SessionState state;
-    SessionCall call = new SessionCall((ServerCallStreamObserver<SessionResponse>) out,
-        state = new SessionState(compiler, config.maxSequencesPerSession(), seeds), pool, limits,
-        sessions).withStats(metrics.session(
-            dev.tally.server.metrics.PeerInterceptor.current(), state::size));
-    call.start();
+    SessionCall call;
+    try {
+      SessionState state = new SessionState(compiler, config.maxSequencesPerSession(), seeds);
+      call = new SessionCall((ServerCallStreamObserver<SessionResponse>) out, state, pool, limits,
+          sessions).withStats(metrics.session(
+              dev.tally.server.metrics.PeerInterceptor.current(), state::size));
+    } catch (RuntimeException e) {
+      sessions.unreserve(); // the stream never opened: its slot is free again
+      throw e;
+    }
+    call.start(); // the call holds the slot from here: closing it frees the slot
     return call;
   }
 

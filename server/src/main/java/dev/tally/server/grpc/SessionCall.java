@@ -114,7 +114,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     if (rows.length == 0) {
       RequestBuffers.SHARED.giveBack(request.getLogits().getData());
       if (stats != null) {
-        stats.step(0, logitsBytes, System.nanoTime() - received, 0);
+        stats.step(0, logitsBytes, System.nanoTime() - received, 0, 0);
       }
       finishStep(SessionResponse.newBuilder().setStepId(stepId).build());
       return;
@@ -124,12 +124,13 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed());
     }
     final long decoded = System.nanoTime();
-    java.util.concurrent.CompletableFuture<RowResult[]> sampled;
+    SamplerPool.StepFuture sampled;
     try {
       sampled = pool.sample(logits, jobs);
     } catch (RuntimeException e) {
-      sampled = java.util.concurrent.CompletableFuture.failedFuture(e);
+      sampled = SamplerPool.StepFuture.failed(e);
     }
+    SamplerPool.StepFuture timing = sampled;
     sampled.whenComplete((results, error) -> {
       SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
       // Every row is done with the logits, unless one was abandoned at its deadline and its thread
@@ -159,8 +160,10 @@ final class SessionCall implements StreamObserver<SessionRequest> {
         RequestBuffers.SHARED.giveBack(request.getLogits().getData());
       }
       if (stats != null) {
-        stats.step(response, rows.length, logitsBytes, decoded - received,
-            System.nanoTime() - decoded);
+        long now = System.nanoTime();
+        long started = timing.startedOr(now);
+        stats.step(response, rows.length, logitsBytes, decoded - received, started - decoded,
+            now - started);
       }
       finishStep(response.build());
     });

@@ -53,7 +53,8 @@ public final class TallyModule extends AbstractModule {
 
   @Provides
   @Singleton
-  SamplerPool samplerPool(ServerConfig config, LoadedPlugins plugins) {
-    return new SamplerPool(config.samplerThreads(), config.stepDeadline(), plugins);
+  SamplerPool samplerPool(ServerConfig config, LoadedPlugins plugins, TallyMetrics metrics) {
+    return new SamplerPool(config.samplerThreads(), config.stepDeadline(), plugins,
+        metrics.stageTimer());
   }
 }

@@ -29,11 +29,11 @@ public final class SessionStats {
   }
 
   /** A step answered (rows may be 0). */
-  public synchronized void step(int rowCount, long logitsBytes, long decodeNanos,
+  public synchronized void step(int rowCount, long logitsBytes, long decodeNanos, long queueNanos,
       long sampleNanos) {
     steps++;
     rows += rowCount;
-    metrics.step("session", rowCount, logitsBytes, decodeNanos, sampleNanos);
+    metrics.step("session", rowCount, logitsBytes, decodeNanos, queueNanos, sampleNanos);
     track();
   }
 
@@ -42,8 +42,8 @@ public final class SessionStats {
    * response.
    */
   public synchronized void step(dev.tally.api.v1.SessionResponse.Builder response, int rowCount,
-      long logitsBytes, long decodeNanos, long sampleNanos) {
-    step(rowCount, logitsBytes, decodeNanos, sampleNanos);
+      long logitsBytes, long decodeNanos, long queueNanos, long sampleNanos) {
+    step(rowCount, logitsBytes, decodeNanos, queueNanos, sampleNanos);
     if (response.hasError()) {
       error(response.getError());
     }

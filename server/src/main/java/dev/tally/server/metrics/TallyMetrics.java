@@ -1,5 +1,6 @@
 package dev.tally.server.metrics;
 
+import dev.tally.core.engine.StageTimer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -20,8 +21,9 @@ import java.util.function.IntSupplier;
 
 /**
  * The server's meters (documented in {@code docs/operations.md}). Prometheus names: {@code
- * tally_steps_total}, {@code tally_rows_total}, {@code tally_logits_bytes_total}, {@code
- * tally_step_duration_seconds{phase=decode|sample|total}}, {@code tally_sessions_active}, {@code
+ * tally_steps_total}, {@code tally_rows_total}, {@code tally_logits_received_bytes_total}, {@code
+ * tally_step_duration_seconds{phase=decode|queue|sample|total}}, {@code
+ * tally_processor_seconds{processor}}, {@code tally_sessions_active}, {@code
  * tally_sequences_active}, {@code tally_errors_total{status,code}}, plus {@code jvm_*} and {@code
  * netty_*} memory.
  */
@@ -30,10 +32,12 @@ public final class TallyMetrics {
   private final PrometheusMeterRegistry prometheus;
   private final AtomicInteger activeSequences = new AtomicInteger();
   private final AtomicInteger activeSessions = new AtomicInteger();
+  private final ProcessorTimers processors;
 
   private TallyMetrics(MeterRegistry registry, PrometheusMeterRegistry prometheus) {
     this.registry = registry;
     this.prometheus = prometheus;
+    this.processors = new ProcessorTimers(registry);
   }
 
   /** Meters kept for a Prometheus scrape, with JVM and Netty memory. */
@@ -71,11 +75,18 @@ public final class TallyMetrics {
     return registry;
   }
 
+  /** Times each chain stage: give it to the sampler pool's {@code RowSampler}s. */
+  public StageTimer stageTimer() {
+    return processors;
+  }
+
   /**
-   * One answered step: its rows, the logits bytes received, and how long decoding (parsing,
-   * validating, applying the session's changes) and sampling (the pool, queue included) took.
+   * One answered step: its rows, the logits bytes received, and how long each phase took: decode
+   * (parse, validate, apply the session's changes), queue (handed to the pool until its first row
+   * starts on a sampler thread) and sample (from then until the step's rows are done).
    */
-  public void step(String rpc, int rows, long logitsBytes, long decodeNanos, long sampleNanos) {
+  public void step(String rpc, int rows, long logitsBytes, long decodeNanos, long queueNanos,
+      long sampleNanos) {
     Counter.builder("tally.steps").tag("rpc", rpc).description("Steps answered")
         .register(registry).increment();
     Counter.builder("tally.rows").tag("rpc", rpc).description("Rows sampled")
@@ -83,13 +94,14 @@ public final class TallyMetrics {
     Counter.builder("tally.logits.received").baseUnit("bytes").tag("rpc", rpc)
         .description("Logits bytes received").register(registry).increment(logitsBytes);
     timer("decode").record(decodeNanos, TimeUnit.NANOSECONDS);
+    timer("queue").record(queueNanos, TimeUnit.NANOSECONDS);
     timer("sample").record(sampleNanos, TimeUnit.NANOSECONDS);
-    timer("total").record(decodeNanos + sampleNanos, TimeUnit.NANOSECONDS);
+    timer("total").record(decodeNanos + queueNanos + sampleNanos, TimeUnit.NANOSECONDS);
   }
 
   private Timer timer(String phase) {
     return Timer.builder("tally.step.duration").tag("phase", phase)
-        .description("Step latency by phase: decode, sample (queue included), total")
+        .description("Step latency by phase: decode, queue, sample, total")
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofMillis(1).dividedBy(10))
         .maximumExpectedValue(Duration.ofSeconds(30))

@@ -32,6 +32,28 @@ public final class Security {
     }
   }
 
+  /**
+   * The metrics endpoint follows the rule of the gRPC listeners: it is plain HTTP, so on a
+   * non-loopback address it needs {@code --insecure}, and then logs a warning.
+   *
+   * @throws IllegalArgumentException naming the address and the option that would allow it
+   */
+  public static void checkMetricsListener(ListenAddress address, boolean insecure, Logger log) {
+    if (address.isUnix() || isLoopback(address.host())) {
+      return;
+    }
+    if (!insecure) {
+      throw new IllegalArgumentException(metricsRefusal(address));
+    }
+    log.warn("--insecure: the metrics endpoint {} serves plain HTTP to the network", address);
+  }
+
+  /** The message for a metrics endpoint on a non-loopback address without --insecure. */
+  public static String metricsRefusal(ListenAddress address) {
+    return "--metrics-listen " + address + " is not a loopback address: the metrics endpoint is"
+        + " plain HTTP; allow it with --insecure";
+  }
+
   /** The message for a plaintext listener on a non-loopback address without --insecure. */
   public static String refusal(ListenAddress address) {
     return "--listen " + address + " is not a loopback address: serve it with TLS (--tls-cert,"
@@ -58,7 +80,8 @@ public final class Security {
     return out;
   }
 
-  static boolean isLoopback(String host) {
+  /** Whether every address {@code host} names is a loopback address. */
+  public static boolean isLoopback(String host) {
     if (host.equalsIgnoreCase("localhost")) {
       return true;
     }

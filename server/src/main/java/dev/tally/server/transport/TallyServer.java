@@ -150,9 +150,11 @@ public final class TallyServer {
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .executor(handlers)
-        .maxInboundMessageSize(config.maxMessageBytes())
+        // Above Tally's own limit, so that Tally refuses with its error (MessageSizeLimit).
+        .maxInboundMessageSize(SamplerDefinition.transportLimit(config.maxMessageBytes()))
         .flowControlWindow(config.flowControlWindow())
-        .addService(ServerInterceptors.intercept(SamplerDefinition.bind(service),
+        .addService(ServerInterceptors.intercept(SamplerDefinition.bind(service,
+            config.maxMessageBytes(), metrics),
             new PeerInterceptor()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())

@@ -25,7 +25,7 @@ final class LoggingTest {
     try {
       Logging.setFormat("json");
       SessionStats s = TallyMetrics.noop().session("10.0.0.7:4242", () -> 2);
-      s.step(2, 32, 1_000, 2_000);
+      s.step(2, 32, 1_000, 500, 2_000);
       s.error("NOT_FOUND", "UNKNOWN_SEQUENCE");
       s.closed("completed");
       s.closed("completed"); // once only

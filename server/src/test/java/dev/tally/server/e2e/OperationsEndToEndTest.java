@@ -95,13 +95,54 @@ final class OperationsEndToEndTest {
           .satisfies(t -> assertThat(((StatusRuntimeException) t).getStatus().getCode())
               .isEqualTo(Status.Code.RESOURCE_EXHAUSTED))
           .hasMessageContaining("top_logprobs");
-      // message size: gRPC itself refuses what is over max_message_bytes
+      // message size: refused by Tally, with its ErrorInfo
       assertThatThrownBy(() -> s.blocking(s.tcp).sample(SampleRequest.newBuilder()
           .addParams(GREEDY).setLogits(TestServer.f32(1, 4, 0, 1, 2, 3).toBuilder()
               .setData(ByteString.copyFrom(new byte[8192]))).build()))
+          .satisfies(t -> assertLimit(t, "max_message_bytes",
+              "the message is 8211 bytes; this server's limit (max_message_bytes) is 4096"));
+    }
+  }
+
+  @Test
+  void aMessageOverTheLimitEndsItsCallWithTallysErrorAndFreesTheSession() throws Exception {
+    ServerConfig config = ServerConfig.defaults().withSamplerThreads(1)
+        .withLimits(4, 64, 4096, 3, 2).withMaxSessions(1);
+    try (TestServer s = TestServer.start(config)) {
+      java.util.concurrent.BlockingQueue<Object> replies =
+          new java.util.concurrent.LinkedBlockingQueue<>();
+      io.grpc.stub.StreamObserver<SessionRequest> requests = dev.tally.api.v1.SamplerGrpc
+          .newStub(s.uds).session(new io.grpc.stub.StreamObserver<>() {
+            @Override public void onNext(SessionResponse r) {
+              replies.add(r);
+            }
+
+            @Override public void onError(Throwable t) {
+              replies.add(t);
+            }
+
+            @Override public void onCompleted() {
+              replies.add("completed");
+            }
+          });
+      SessionRequest big = add(0, 1).toBuilder().setLogits(TestServer.f32(1, 4, 0, 1, 2, 3)
+          .toBuilder().setData(ByteString.copyFrom(new byte[5000]))).build();
+      requests.onNext(big);
+      assertLimit((Throwable) replies.poll(30, java.util.concurrent.TimeUnit.SECONDS),
+          "max_message_bytes", "the message is " + big.getSerializedSize()
+              + " bytes; this server's limit (max_message_bytes) is 4096");
+      // max_sessions is 1: the refused session gave its slot back
+      try (TestServer.SessionClient next = s.session(s.tcp)) {
+        assertThat(next.step(add(0, 1)).hasError()).isFalse();
+      }
+      // Far over the limit (past the transport's margin), gRPC cuts the message off itself.
+      int transport = 4096 + (1 << 20);
+      assertThatThrownBy(() -> s.blocking(s.tcp).sample(SampleRequest.newBuilder()
+          .addParams(GREEDY).setLogits(TestServer.f32(1, 4, 0, 1, 2, 3).toBuilder()
+              .setData(ByteString.copyFrom(new byte[transport]))).build()))
           .satisfies(t -> assertThat(((StatusRuntimeException) t).getStatus().getCode())
               .isEqualTo(Status.Code.RESOURCE_EXHAUSTED))
-          .hasMessageContaining("4096");
+          .hasMessageContaining("gRPC message exceeds maximum size " + transport);
     }
   }
 
@@ -129,6 +170,8 @@ final class OperationsEndToEndTest {
           "tally_logits_received_bytes_total{rpc=\"session\"} 32.0",
           "tally_step_duration_seconds_count{phase=\"decode\"} 1",
           "tally_step_duration_seconds_count{phase=\"sample\"} 1",
+          "tally_step_duration_seconds_count{phase=\"queue\"} 1",
+          "tally_processor_seconds_count{processor=\"greedy\"} 2",
           "tally_step_duration_seconds_bucket{phase=\"total\",le=",
           "tally_errors_total{code=\"UNKNOWN_SEQUENCE\",status=\"NOT_FOUND\"} 1.0",
           "tally_sessions_active 0.0",
