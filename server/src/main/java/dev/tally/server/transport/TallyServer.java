@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class TallyServer {
   private static final Logger log = LoggerFactory.getLogger(TallyServer.class);
-  private static final long WARMUP_MILLIS = 10_000;
+  private static final long WARMUP_MILLIS = 8_000;
 
   private final ServerConfig config;
   private final SamplerService service;
@@ -82,6 +82,13 @@ public final class TallyServer {
    */
   public synchronized TallyServer start() {
     Security.checkListeners(config, log);
+    // Before any listener: the first steps of a cold JVM would otherwise take seconds (Warmup).
+    long warmStart = System.nanoTime();
+    int warmRows = dev.tally.core.engine.Warmup.once(WARMUP_MILLIS);
+    if (warmRows > 0) {
+      log.info("warmed up the sampling kernels: {} rows in {} ms", warmRows,
+          (System.nanoTime() - warmStart) / 1_000_000);
+    }
     boolean epoll = Epoll.isAvailable();
     boss = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory()
         : NioIoHandler.newFactory());
@@ -110,13 +117,6 @@ public final class TallyServer {
       throw new UncheckedIOException("cannot listen: " + e.getMessage(), e);
     }
     dev.tally.core.kernel.Kernels.Selection.log(log);
-    // Before SERVING: the first steps of a cold JVM would otherwise take seconds (see Warmup).
-    long warmStart = System.nanoTime();
-    int warmRows = dev.tally.core.engine.Warmup.once(WARMUP_MILLIS);
-    if (warmRows > 0) {
-      log.info("warmed up the sampling kernels: {} rows in {} ms", warmRows,
-          (System.nanoTime() - warmStart) / 1_000_000);
-    }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(dev.tally.api.v1.SamplerGrpc.SERVICE_NAME, ServingStatus.SERVING);
     return this;

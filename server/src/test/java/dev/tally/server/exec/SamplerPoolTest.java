@@ -132,14 +132,20 @@ final class SamplerPoolTest {
   @Test
   void threadsLostToPluginsThatIgnoreInterruptsAreReplaced() throws Exception {
     pool = new SamplerPool(2, Duration.ofMillis(200), () -> { });
+    int stuck = 0;
     for (int step = 0; step < 3; step++) {
       // both threads stuck in this step: without replacements the next step would never run
       RowResult[] results = pool.sample(logits(2), new RowJob[] {job("spin"), job("spin")})
           .get(10, TimeUnit.SECONDS);
       assertThat(results).allSatisfy(r ->
           assertThat(r.error().code()).isEqualTo(ErrorCode.DEADLINE_EXCEEDED));
+      // On a loaded machine a row may miss the deadline before it starts: then no thread is lost
+      for (RowResult r : results) {
+        stuck += r.error().getMessage().contains("not started") ? 0 : 1;
+      }
     }
-    assertThat(pool.lostThreads()).isEqualTo(6);
+    assertThat(stuck).isPositive();
+    assertThat(pool.lostThreads()).isEqualTo(stuck);
     RowResult[] healthy = pool.sample(logits(4), new RowJob[] {job("none"), job("none"),
         job("none"), job("none")}).get(10, TimeUnit.SECONDS);
     assertThat(healthy).allSatisfy(r -> assertThat(r.tokenId()).isEqualTo(2));
