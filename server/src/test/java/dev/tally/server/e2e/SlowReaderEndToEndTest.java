@@ -166,7 +166,7 @@ final class SlowReaderEndToEndTest {
         // Memory: what the windows let be in flight (server inbound + client inbound, ~33 MiB
         // live) counted as the pooled allocators count it — whole chunks, per event-loop arena,
         // so up to about twice the live bytes — far below the CAP × 1 MiB (400 MiB) the client
-        // would have pushed without flow control. Measured: +44 MiB (UDS), +62 MiB (TCP).
+        // would have pushed without flow control. Measured: +44 to +62 MiB.
         long windows = config.flowControlWindow() + CLIENT_WINDOW;
         assertThat(directHeld).as("Netty direct memory held while stalled")
             .isLessThan(2 * windows + (32L << 20));
