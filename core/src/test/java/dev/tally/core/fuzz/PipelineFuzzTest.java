@@ -26,9 +26,11 @@ import java.util.Map;
  * may escape but {@link TallyException} from validation, a chosen token is in range, and a row
  * failure has a documented code.
  *
- * <p>Under {@code ./mvnw verify} this runs in regression mode: the inputs under
- * {@code src/test/resources/dev/tally/core/fuzz/PipelineFuzzTestInputs/} plus an empty input, in
- * milliseconds. {@code docs/fuzzing.md} says how to run a real campaign ({@code JAZZER_FUZZ=1}).
+ * <p>{@code ./mvnw verify} fuzzes it for its {@code maxDuration} (the {@code fuzz-pipeline}
+ * execution), starting from the inputs under
+ * {@code src/test/resources/dev/tally/core/fuzz/PipelineFuzzTestInputs/}; with {@code -Dtest} it
+ * runs only those inputs plus an empty one. {@code docs/fuzzing.md} says how to run a longer
+ * campaign.
  */
 final class PipelineFuzzTest {
   private static final String[] NAMES = {"temperature", "top_k", "top_p", "min_p", "typical_p",

@@ -68,6 +68,11 @@ final class BadInputMatrixTest {
   }
 
   private static final Status.Code INVALID = Status.Code.INVALID_ARGUMENT;
+  /** A NaN or +Inf logit fails its row (the other rows are sampled). */
+  static final Expect NAN_OR_PLUS_INF_ROW = e(INVALID, "INVALID_LOGITS", "logits.data");
+  /** A session sequence whose history holds a token outside the step's vocabulary. */
+  static final Expect HISTORY_OUTSIDE_VOCABULARY_ROW =
+      e(INVALID, "INVALID_PARAMS", "row_sequence_ids[1]");
 
   /** An expected refusal: status, ErrorInfo.reason, BadRequest field (null: not checked). */
   record Expect(Status.Code code, String reason, String field) {}
@@ -266,6 +271,68 @@ final class BadInputMatrixTest {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Row errors: row 1 of three fails with the expected code; rows 0 and 2 are sampled.
+
+  record RowCase(String name, SampleRequest request, Expect expect) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  static List<RowCase> rowCases() {
+    float n = Float.NEGATIVE_INFINITY;
+    Logits threeRows = f32(3, 4, 0f, 1f, 3f, 2f, 0f, 1f, 3f, 2f, 0f, 1f, 3f, 2f);
+    SamplingParams ok = greedy();
+    List<RowCase> c = new ArrayList<>();
+    c.add(new RowCase("row 1 all -inf", req(f32(3, 4, 0f, 1f, 3f, 2f, n, n, n, n, 0f, 1f, 3f,
+        2f), greedy()), e(Status.Code.FAILED_PRECONDITION, "NO_CANDIDATES", null)));
+    c.add(new RowCase("row 1 allows only banned ids", req(threeRows, ok,
+        SamplingParams.newBuilder().setTemperature(0f).addAllowedTokenIds(1)
+            .addAllowedTokenIds(2).addBannedTokenIds(1).addBannedTokenIds(2).build(), ok),
+        e(Status.Code.FAILED_PRECONDITION, "NO_CANDIDATES", null)));
+    c.add(new RowCase("row 1 NaN", req(f32(3, 4, 0f, 1f, 3f, 2f, 0f, Float.NaN, 3f, 2f, 0f, 1f,
+        3f, 2f), greedy()), NAN_OR_PLUS_INF_ROW));
+    return c;
+  }
+
+  static Stream<Arguments> rowRows() {
+    return Stream.of("tcp", "uds").flatMap(t -> rowCases().stream().map(c -> Arguments.of(t, c)));
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @MethodSource("rowRows")
+  void rowErrorFailsOnlyItsRow(String transport, RowCase c) {
+    ManagedChannel channel = channel(server, transport);
+    SampleResponse r = server.blocking(channel).sample(c.request());
+    assertThat(r.getChoicesCount()).isEqualTo(3);
+    assertThat(r.getChoices(0).hasError()).isFalse();
+    assertThat(r.getChoices(0).getTokenId()).isEqualTo(2);
+    assertThat(r.getChoices(2).hasError()).isFalse();
+    assertThat(r.getChoices(2).getTokenId()).isEqualTo(2);
+    TokenChoice failed = r.getChoices(1);
+    assertThat(failed.getTokenId()).isEqualTo(-1);
+    assertThat(failed.getError().getCode()).as(failed.getError().getMessage())
+        .isEqualTo(c.expect().code().value());
+    assertReason(failed.getError(), c.expect());
+    assertGoodSample(server, channel);
+  }
+
+  /**
+   * Every expectation of this matrix: the Sample, step and row cases and the row errors checked
+   * by the tests below. {@link ErrorsDocMatrixTest} holds {@code docs/errors.md} to it.
+   */
+  static List<Expect> expectations() {
+    List<Expect> all = new ArrayList<>();
+    cases().forEach(c -> all.add(c.expect()));
+    stepCases().forEach(c -> all.add(c.expect()));
+    rowCases().forEach(c -> all.add(c.expect()));
+    all.add(NAN_OR_PLUS_INF_ROW);
+    all.add(HISTORY_OUTSIDE_VOCABULARY_ROW);
+    return all;
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // NaN and ±Inf in every position class: first, middle, last element of a row.
 
   static Stream<Arguments> positions() {
@@ -296,7 +363,7 @@ final class BadInputMatrixTest {
     assertThat(failed.getTokenId()).isEqualTo(-1);
     assertThat(failed.getError().getCode()).isEqualTo(INVALID.value());
     assertThat(failed.getError().getMessage()).contains("row 1", "token " + pos);
-    assertReason(failed.getError(), e(INVALID, "INVALID_LOGITS", "logits.data"));
+    assertReason(failed.getError(), NAN_OR_PLUS_INF_ROW);
     assertGoodSample(server, channel);
   }
 
@@ -424,7 +491,7 @@ final class BadInputMatrixTest {
       assertThat(failed.getTokenId()).isEqualTo(-1);
       assertThat(failed.getError().getMessage()).contains("row_sequence_ids[1]", "sequence 7",
           "600");
-      assertReason(failed.getError(), e(INVALID, "INVALID_PARAMS", "row_sequence_ids[1]"));
+      assertReason(failed.getError(), HISTORY_OUTSIDE_VOCABULARY_ROW);
       SessionResponse ok = session.step(SessionRequest.newBuilder().setStepId(3)
           .addRowSequenceIds(1).setLogits(rows(1)).build());
       assertThat(ok.getChoices(0).getTokenId()).isEqualTo(3);

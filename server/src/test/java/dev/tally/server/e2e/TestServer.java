@@ -130,6 +130,11 @@ final class TestServer implements AutoCloseable {
       return (SessionResponse) reply;
     }
 
+    /** Sends a step without waiting for its answer. */
+    void send(SessionRequest request) {
+      requests.onNext(request);
+    }
+
     /** Half-closes and returns how the server ended the stream ("completed" or a Throwable). */
     Object finish() throws InterruptedException {
       requests.onCompleted();

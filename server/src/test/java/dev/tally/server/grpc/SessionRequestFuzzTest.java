@@ -31,8 +31,9 @@ import org.junit.jupiter.api.AfterAll;
  * step id; a step error has no choices and is never {@code INTERNAL}; a choice is a token in
  * range or {@code -1} with an error; nothing throws out of {@link SessionCall}.
  *
- * <p>Regression mode (plain {@code ./mvnw verify}) runs the stored inputs only; a campaign:
- * {@code docs/fuzzing.md}.
+ * <p>{@code ./mvnw verify} fuzzes it for its {@code maxDuration} (the {@code fuzz-session-request}
+ * execution); with {@code -Dtest} it runs the stored inputs only. Campaigns: {@code
+ * docs/fuzzing.md}.
  */
 final class SessionRequestFuzzTest {
   private static final ChainCompiler COMPILER = new ChainCompiler(

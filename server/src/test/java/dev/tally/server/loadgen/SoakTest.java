@@ -14,8 +14,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The CI soak (issue 8): 64 concurrent sessions over a Unix socket and TCP for 15 s (then ~30 s of replay) with random
- * adds, removes and row orders; every response checked; every session then replayed alone and
+ * The CI soak (issue 8 asks CI for a 1–2 minute soak): 64 concurrent sessions over a Unix socket
+ * and TCP for 60 s ({@code -Dtally.soak.seconds} to change; then a replay of about as long) with
+ * random adds, removes and row orders; every response checked; every session then replayed alone and
  * compared token for token. Zero errors, zero mismatches, no session left open, and memory that
  * does not keep growing (heap after GC within a bound of the start).
  */
@@ -30,7 +31,7 @@ final class SoakTest {
       List<String> targets = server.transports();
       assertThat(targets).hasSize(2);
       SoakRunner.Result r = new SoakRunner(new SoakRunner.Plan(64, 1024, 8,
-          Duration.ofSeconds(Long.getLong("tally.soak.seconds", 15)), 1), targets)
+          Duration.ofSeconds(Long.getLong("tally.soak.seconds", 60)), 1), targets)
           .run(new PrintStream(java.io.OutputStream.nullOutputStream()));
       System.out.print(r.summary());
       assertThat(r.problems()).isEmpty();
