@@ -198,7 +198,19 @@ final class VectorKernels implements Kernels {
   @Override
   public int nextAtLeast(float[] x, int from, int n, float floor) {
     int i = from;
-    for (int bound = F.loopBound(n - from) + from; i < bound; i += F.length()) {
+    int step = F.length();
+    // Four vectors per test: one any-lane check per 32 floats, where the check, not the compare,
+    // is what costs on AVX2. Most calls skip far (top-k and top-n scans past the k-th best).
+    for (int bound = n - 4 * step; i <= bound; i += 4 * step) {
+      VectorMask<Float> hit = FloatVector.fromArray(F, x, i).compare(VectorOperators.GE, floor)
+          .or(FloatVector.fromArray(F, x, i + step).compare(VectorOperators.GE, floor))
+          .or(FloatVector.fromArray(F, x, i + 2 * step).compare(VectorOperators.GE, floor))
+          .or(FloatVector.fromArray(F, x, i + 3 * step).compare(VectorOperators.GE, floor));
+      if (hit.anyTrue()) {
+        break; // the hit is in these four: found below
+      }
+    }
+    for (int bound = F.loopBound(n - i) + i; i < bound; i += step) {
       VectorMask<Float> hit = FloatVector.fromArray(F, x, i).compare(VectorOperators.GE, floor);
       if (hit.anyTrue()) {
         return i + hit.firstTrue();
