@@ -219,9 +219,15 @@ public final class RowSampler {
   }
 
   private int select(Stage stage, int vocab, int row) {
-    if (candidates.maxLogit() == Float.NEGATIVE_INFINITY) { // no candidate left
+    float max = candidates.maxLogit();
+    if (max == Float.NEGATIVE_INFINITY) { // no candidate left
       throw new TallyException(ErrorCode.NO_CANDIDATES, null,
           "row " + row + ": no candidate token is left after the chain's processors");
+    }
+    if (!(max < Float.POSITIVE_INFINITY)) { // +inf or NaN: no softmax exists
+      throw new TallyException(ErrorCode.PROCESSOR_FAILED, null, "row " + row
+          + ": the chain's processors produced a logit of " + max
+          + "; logits must stay finite or -inf");
     }
     int chosen;
     long began = stageTimer.begin();

@@ -101,6 +101,41 @@ final class RowSamplerTest {
     assertThat(r.rank()).isEqualTo((int) rank);
   }
 
+  /**
+   * A Jazzer finding: an extreme repetition penalty overflowed a logit to +inf, and the processed
+   * logprob came out NaN (inf - inf). The penalty now saturates at the float range.
+   */
+  @Test
+  void extremePenaltiesSaturateInsteadOfOverflowing() {
+    Chain chain = compile(config().repetitionPenalty(1.4e-45f).temperature(1.4e-45f));
+    for (int[] history : new int[][] {{0}, {0, 1}}) {
+      RowResult r = new RowSampler().sample(LogitsTensor.ofFloats(1, 3, 7.7e31f, 7.6e31f, -1f), 0,
+          chain, TokenLog.of(history, new int[0]), 7);
+      assertThat(r.failed()).as("history %s", java.util.Arrays.toString(history)).isFalse();
+      assertThat(Float.isFinite(r.logprob())).isTrue();
+      if (history.length == 1) { // token 0 saturates at the float max: it takes all the mass
+        assertThat(r.tokenId()).isZero();
+        assertThat(r.processedLogprob()).isZero();
+      } else { // tokens 0 and 1 both saturate: a fair coin between them
+        assertThat(r.tokenId()).isIn(0, 1);
+        assertThat((double) r.processedLogprob()).isCloseTo(-Math.log(2), within(1e-6));
+      }
+    }
+  }
+
+  /** A plugin stage that writes +inf fails its row with a clear message, never a NaN logprob. */
+  @Test
+  void aChainThatProducesPositiveInfinityFailsTheRow() {
+    for (String stage : new String[] {"infinite", "nan"}) {
+      RowResult r = new RowSampler().sample(LogitsTensor.ofFloats(1, 3, 0f, 1f, 2f), 0,
+          withPlugin(StageSpec.of(stage)), TokenLog.empty(), 3);
+      assertThat(r.failed()).as(stage).isTrue();
+      assertThat(r.error().code()).isEqualTo(ErrorCode.PROCESSOR_FAILED);
+      assertThat(r.error().getMessage()).contains("row 0: the chain's processors produced a logit of")
+          .contains("logits must stay finite or -inf");
+    }
+  }
+
   @Test
   void rankCountsEveryTokenAtLeastAsLikelyAsTheChosenOne() {
     float[] logits = {1f, 3f, 3f, 2f, NEG_INF};
@@ -251,7 +286,9 @@ final class RowSamplerTest {
         throw new AssertionError("invariant");
       }), processor("recurses", p -> (c, ctx) -> recurse(1)),
           processor("sneaky", p -> (c, ctx) -> RowSamplerTest.<RuntimeException>sneakyThrow(
-              new java.io.IOException("checked, undeclared (as Kotlin or Scala may throw)"))));
+              new java.io.IOException("checked, undeclared (as Kotlin or Scala may throw)"))),
+          processor("infinite", p -> (c, ctx) -> c.setLogit(1, Float.POSITIVE_INFINITY)),
+          processor("nan", p -> (c, ctx) -> c.setLogit(2, Float.NaN)));
     }
 
     @Override
