@@ -32,6 +32,11 @@ public final class Candidates {
 
   private final VocabKernels kernels;
   private float[] logits = NO_FLOATS;
+  // The candidates' own array. While the row's logits are shared (resetShared), logits points at
+  // the caller's array, and the first write copies it here: chains that only read (greedy, a
+  // top-p or min-p first) never copy the row.
+  private float[] own = NO_FLOATS;
+  private boolean shared;
   private int[] ids = NO_INTS;
   private long[] keys = NO_LONGS;
   private int[] scratchInts = NO_INTS;
@@ -65,17 +70,40 @@ public final class Candidates {
    * fills {@link #logits()} {@code [0, vocabSize)} next. For the engine and for tests.
    */
   public void reset(int vocabSize) {
-    if (logits.length < vocabSize) {
-      logits = new float[vocabSize];
+    if (own.length < vocabSize) {
+      own = new float[vocabSize];
       ids = new int[vocabSize];
       keys = new long[vocabSize];
     }
+    logits = own;
+    shared = false;
     this.vocabSize = vocabSize;
     this.size = vocabSize;
     this.dense = true;
     this.sorted = false;
     this.idsAscending = true;
     this.statisticsKnown = false;
+  }
+
+  /**
+   * For the engine: starts a new row over {@code values[0, vocabSize)} without copying them. The
+   * first write (through {@link #logits()}, {@link #setLogit} or {@link #remove}) copies them into
+   * this instance's own array, so {@code values} is never written; the caller must not change it
+   * while the row runs.
+   */
+  public void resetShared(float[] values, int vocabSize) {
+    reset(vocabSize);
+    logits = values;
+    shared = true;
+  }
+
+  /** Copies shared logits into this instance's own array, once, before the first write. */
+  private void writable() {
+    if (shared) {
+      System.arraycopy(logits, 0, own, 0, vocabSize);
+      logits = own;
+      shared = false;
+    }
   }
 
   /**
@@ -109,6 +137,7 @@ public final class Candidates {
    */
   public float[] logits() {
     statisticsKnown = false; // the caller may write through it
+    writable();
     return logits;
   }
 
@@ -119,6 +148,7 @@ public final class Candidates {
 
   /** Sets the logit of a token; {@code -Infinity} removes it. Clears {@link #isSorted()}. */
   public void setLogit(int tokenId, float value) {
+    writable();
     logits[tokenId] = value;
     sorted = false;
     statisticsKnown = false;
@@ -126,6 +156,7 @@ public final class Candidates {
 
   /** Removes a token: its logit becomes {@code -Infinity}. Clears {@link #isSorted()}. */
   public void remove(int tokenId) {
+    writable();
     logits[tokenId] = Float.NEGATIVE_INFINITY;
     sorted = false;
     statisticsKnown = false;

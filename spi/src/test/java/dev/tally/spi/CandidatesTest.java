@@ -434,4 +434,29 @@ final class CandidatesTest {
     d.retainAtLeast(Float.NaN);
     org.assertj.core.api.Assertions.assertThat(d.size()).isZero();
   }
+
+  /** A shared row is read in place and copied at the first write: the source never changes. */
+  @org.junit.jupiter.api.Test
+  void sharedLogitsAreCopiedOnTheFirstWriteOnly() {
+    float[] source = {1f, 3f, 2f, 0f};
+    Candidates c = new Candidates();
+    c.resetShared(source, 4);
+    c.retainAtLeast(1f); // list changes only: no copy needed
+    c.sort();
+    org.assertj.core.api.Assertions.assertThat(c.id(0)).isEqualTo(1);
+    c.setLogit(1, -5f);
+    c.remove(2);
+    org.assertj.core.api.Assertions.assertThat(c.logit(1)).isEqualTo(-5f);
+    org.assertj.core.api.Assertions.assertThat(source).containsExactly(1f, 3f, 2f, 0f);
+
+    Candidates d = new Candidates();
+    d.resetShared(source, 4);
+    float[] writable = d.logits();
+    org.assertj.core.api.Assertions.assertThat(writable).isNotSameAs(source);
+    writable[0] = 9f;
+    org.assertj.core.api.Assertions.assertThat(d.logit(0)).isEqualTo(9f);
+    org.assertj.core.api.Assertions.assertThat(source[0]).isEqualTo(1f);
+    d.reset(4); // a plain reset owns its array again
+    org.assertj.core.api.Assertions.assertThat(d.logits()).isNotSameAs(source);
+  }
 }

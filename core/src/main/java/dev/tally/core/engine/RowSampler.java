@@ -62,10 +62,17 @@ public final class RowSampler {
           + history.maxTokenId() + ", outside the vocabulary of " + vocab);
     }
     float rawMax = checkedMax(row, vocab);
-    // One pass for the raw Σexp and the candidates' starting logits; the chain's first stage gets
-    // the max and Σexp for free while it has changed nothing.
-    candidates.reset(vocab);
-    double rawSumExp = kernels.copySumExp(raw, candidates.logits(), vocab, rawMax);
+    // The candidates' starting logits: a view of the raw row when the first stage only reads
+    // (copied if a later stage writes), else a copy made in the raw Σexp pass. Either way the
+    // first stage gets the max and Σexp for free while it has changed nothing.
+    double rawSumExp;
+    if (chain.firstStageReadsOnly()) {
+      rawSumExp = kernels.sumExp(raw, vocab, rawMax);
+      candidates.resetShared(raw, vocab);
+    } else {
+      candidates.reset(vocab);
+      rawSumExp = kernels.copySumExp(raw, candidates.logits(), vocab, rawMax);
+    }
     candidates.knownStatistics(rawMax, rawSumExp);
     double rawLse = rawMax + Math.log(rawSumExp);
 

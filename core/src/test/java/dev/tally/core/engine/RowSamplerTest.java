@@ -123,6 +123,34 @@ final class RowSamplerTest {
     }
   }
 
+  /**
+   * A chain that starts with a built-in truncation shares the raw row and copies it only when a
+   * later stage writes: the raw logprobs must not see that write, and the result must be the same
+   * as the same stages in the order that copies up front.
+   */
+  @Test
+  void aSharedRowIsNeverWrittenThrough() {
+    float[] logits = {2f, 1f, 3f, 0.5f, -1f};
+    Chain shared = withPlugin(new StageSpec("top_k", Map.of("k", 3.0)),
+        new StageSpec("temperature", Map.of("temperature", 0.5)),
+        new StageSpec("logit_bias", Map.of("bias", Map.of("0", 2.0))), StageSpec.of("draw"));
+    Chain copied = withPlugin(new StageSpec("temperature", Map.of("temperature", 0.5)),
+        new StageSpec("top_k", Map.of("k", 3.0)),
+        new StageSpec("logit_bias", Map.of("bias", Map.of("0", 2.0))), StageSpec.of("draw"));
+    assertThat(shared.firstStageReadsOnly()).isTrue();
+    assertThat(copied.firstStageReadsOnly()).isFalse();
+    RowSampler sampler = new RowSampler();
+    double lse = Math.log(Math.exp(2) + Math.exp(1) + Math.exp(3) + Math.exp(0.5) + Math.exp(-1));
+    for (long seed = 0; seed < 50; seed++) {
+      LogitsTensor t = LogitsTensor.ofFloats(1, 5, logits);
+      RowResult a = sampler.sample(t, 0, shared, TokenLog.empty(), seed);
+      RowResult b = sampler.sample(t, 0, copied, TokenLog.empty(), seed);
+      assertThat(a.tokenId()).isEqualTo(b.tokenId()).isIn(0, 1, 2);
+      assertThat(a.processedLogprob()).isEqualTo(b.processedLogprob());
+      assertThat((double) a.logprob()).isCloseTo(logits[a.tokenId()] - lse, within(1e-6));
+    }
+  }
+
   /** A plugin stage that writes +inf fails its row with a clear message, never a NaN logprob. */
   @Test
   void aChainThatProducesPositiveInfinityFailsTheRow() {
