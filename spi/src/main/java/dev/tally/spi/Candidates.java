@@ -33,10 +33,9 @@ public final class Candidates {
   private final VocabKernels kernels;
   private float[] logits = NO_FLOATS;
   // The candidates' own array. While the row's logits are shared (resetShared), logits points at
-  // the caller's array, and the first write copies it here: chains that only read (greedy, a
-  // top-p or min-p first) never copy the row.
+  // the caller's array instead, and the first write copies it here: chains that only read (greedy,
+  // a top-p or min-p first) never copy the row.
   private float[] own = NO_FLOATS;
-  private boolean shared;
   private int[] ids = NO_INTS;
   private long[] keys = NO_LONGS;
   private int[] scratchInts = NO_INTS;
@@ -76,7 +75,6 @@ public final class Candidates {
       keys = new long[vocabSize];
     }
     logits = own;
-    shared = false;
     this.vocabSize = vocabSize;
     this.size = vocabSize;
     this.dense = true;
@@ -94,15 +92,13 @@ public final class Candidates {
   public void resetShared(float[] values, int vocabSize) {
     reset(vocabSize);
     logits = values;
-    shared = true;
   }
 
   /** Copies shared logits into this instance's own array, once, before the first write. */
   private void writable() {
-    if (shared) {
+    if (logits != own) {
       System.arraycopy(logits, 0, own, 0, vocabSize);
       logits = own;
-      shared = false;
     }
   }
 

@@ -17,6 +17,7 @@ public final class RowSampler {
   private final Candidates candidates;
   private final RowContext context = new RowContext();
   private final Kernels kernels;
+  private final StageTimer stageTimer;
   private float[] raw = new float[0];
   private short[] halves = new short[0];
   /** The values of the last top list, best first: {@code topValues[0, topCount)}. */
@@ -30,7 +31,13 @@ public final class RowSampler {
 
   /** A sampler on the given kernels (tests compare scalar and vector). */
   public RowSampler(Kernels kernels) {
+    this(kernels, StageTimer.NONE);
+  }
+
+  /** A sampler on the given kernels that reports each stage's time to {@code timer}. */
+  public RowSampler(Kernels kernels, StageTimer timer) {
     this.kernels = kernels;
+    this.stageTimer = java.util.Objects.requireNonNull(timer, "timer");
     this.candidates = new Candidates(kernels);
   }
 
@@ -202,16 +209,6 @@ public final class RowSampler {
     }
     r.labelIds = labels;
     r.labelLogprobs = logprobs;
-  }
-
-  // Kept next to apply() and select(), the only methods that use it, so that this hook stays
-  // apart from the rest of the class in merges.
-  private StageTimer stageTimer = StageTimer.NONE;
-
-  /** A sampler on the given kernels that reports each stage's time to {@code timer}. */
-  public RowSampler(Kernels kernels, StageTimer timer) {
-    this(kernels);
-    this.stageTimer = java.util.Objects.requireNonNull(timer, "timer");
   }
 
   private void apply(Stage stage, int row) {

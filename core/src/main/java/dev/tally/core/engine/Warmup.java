@@ -42,8 +42,9 @@ public final class Warmup {
   }
 
   /**
-   * Samples synthetic rows (each dtype, a few common built-in chains) for about {@code millis}
-   * milliseconds on this thread; returns how many rows it sampled.
+   * Warms each vocabulary loop until it is compiled, then samples synthetic rows (each dtype, a
+   * few common built-in chains) for up to a second; all of it within {@code millis} milliseconds,
+   * on this thread. Returns how many rows it sampled.
    */
   public static int run(long millis) {
     long end = System.nanoTime() + millis * 1_000_000L;

@@ -121,7 +121,8 @@ final class Masks {
     public void apply(Candidates c, SamplingContext context) {
       for (int i = 0; i < bias.size(); i++) {
         int id = bias.tokenId(i);
-        c.setLogit(id, c.logit(id) + bias.bias(i));
+        float l = c.logit(id);
+        c.setLogit(id, FloatRange.saturate(l, bias.bias(i), l + bias.bias(i)));
       }
     }
   }

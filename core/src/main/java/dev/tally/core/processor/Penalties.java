@@ -93,11 +93,7 @@ final class Penalties {
           continue;
         }
         float l = logits[id];
-        float penalised = l > 0 ? l / penalty : l * penalty;
-        // An extreme penalty overflows (1e31 / 1e-45 = +inf, and inf - inf has no softmax):
-        // saturate finite logits at the float range, so the token is at most tied with others.
-        logits[id] = Float.isFinite(l) ? Math.max(-Float.MAX_VALUE, Math.min(Float.MAX_VALUE,
-            penalised)) : penalised;
+        logits[id] = FloatRange.saturate(l, penalty, l > 0 ? l / penalty : l * penalty);
       }
       c.orderPreserved(false);
     }

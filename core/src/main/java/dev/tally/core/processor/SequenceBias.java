@@ -157,7 +157,8 @@ final class SequenceBias implements LogitsProcessor {
       }
       if (applies) {
         int id = groupToken[g];
-        c.setLogit(id, c.logit(id) + sum);
+        float l = c.logit(id);
+        c.setLogit(id, FloatRange.saturate(l, sum, l + sum));
       }
     }
   }

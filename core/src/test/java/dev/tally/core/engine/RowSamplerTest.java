@@ -101,6 +101,20 @@ final class RowSamplerTest {
     assertThat(r.rank()).isEqualTo((int) rank);
   }
 
+  /** The same for an extreme logit bias; a -inf bias still bans its token. */
+  @Test
+  void extremeBiasesSaturateAndMinusInfinityStillBans() {
+    float[] logits = {3e38f, 2e38f, 1f};
+    RowResult r = sample(config().logitBias(dev.tally.spi.TokenBias.of(new int[] {0, 1},
+        new float[] {3e38f, Float.NEGATIVE_INFINITY})).temperature(0.5f), logits);
+    assertThat(r.failed()).isFalse();
+    assertThat(r.tokenId()).isZero();
+    assertThat(r.processedLogprob()).isZero();
+    RowResult banned = sample(config().logitBias(dev.tally.spi.TokenBias.of(new int[] {0, 1},
+        new float[] {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY})), logits);
+    assertThat(banned.tokenId()).isEqualTo(2);
+  }
+
   /**
    * A Jazzer finding: an extreme repetition penalty overflowed a logit to +inf, and the processed
    * logprob came out NaN (inf - inf). The penalty now saturates at the float range.
