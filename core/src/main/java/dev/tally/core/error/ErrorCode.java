@@ -31,7 +31,16 @@ public enum ErrorCode {
    * A row was still running when its step's deadline passed (a processor or selector that does
    * not finish): the row fails, the step is answered without it.
    */
-  DEADLINE_EXCEEDED(Canonical.DEADLINE_EXCEEDED);
+  DEADLINE_EXCEEDED(Canonical.DEADLINE_EXCEEDED),
+  /**
+   * A shared-memory registration or reference is wrong: unknown region, bad name or key, offset
+   * or size out of bounds, bytes still in use by another step.
+   */
+  INVALID_SHARED_MEMORY(Canonical.INVALID_ARGUMENT),
+  /** Shared memory cannot be used here: an older JVM, a non-loopback listener, an unopenable object. */
+  SHARED_MEMORY_UNAVAILABLE(Canonical.FAILED_PRECONDITION),
+  /** A region shrank or vanished under the server while a step read it; the region is dropped. */
+  REGION_UNAVAILABLE(Canonical.DATA_LOSS);
 
   private final Canonical canonical;
 

@@ -33,6 +33,23 @@ public final class LogitsTensor {
    * @throws TallyException {@link ErrorCode#INVALID_TENSOR} naming the field at fault
    */
   public static LogitsTensor of(DType dtype, long rows, long vocabSize, ByteBuffer data) {
+    checkShape(dtype, rows, vocabSize);
+    // rows * vocabSize < 2^31 and the element size is at most 4: no overflow.
+    long expected = rows * vocabSize * dtype.bytes();
+    if (data.remaining() != expected) {
+      throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.data",
+          "logits.data has " + data.remaining() + " bytes; [" + rows + " x " + vocabSize + "] "
+              + dtype + " needs " + expected);
+    }
+    return new LogitsTensor(dtype, (int) rows, (int) vocabSize, data);
+  }
+
+  /**
+   * Checks a dtype and shape before any bytes are looked at.
+   *
+   * @throws TallyException {@link ErrorCode#INVALID_TENSOR} naming the field at fault
+   */
+  public static void checkShape(DType dtype, long rows, long vocabSize) {
     if (dtype == null) {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.dtype",
           "logits.dtype must be DTYPE_FLOAT32, DTYPE_FLOAT16 or DTYPE_BFLOAT16");
@@ -49,14 +66,6 @@ public final class LogitsTensor {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "logits",
           "logits shape [" + rows + " x " + vocabSize + "] is too large");
     }
-    // rows * vocabSize < 2^31 and the element size is at most 4: no overflow.
-    long expected = rows * vocabSize * dtype.bytes();
-    if (data.remaining() != expected) {
-      throw new TallyException(ErrorCode.INVALID_TENSOR, "logits.data",
-          "logits.data has " + data.remaining() + " bytes; [" + rows + " x " + vocabSize + "] "
-              + dtype + " needs " + expected);
-    }
-    return new LogitsTensor(dtype, (int) rows, (int) vocabSize, data);
   }
 
   /** Wraps float32 values (copied), for tests and in-process callers. */

@@ -68,24 +68,29 @@ final class ProtoMapper {
     return c;
   }
 
-  /** Wraps the tensor's bytes without copying them. */
+  /** Wraps the tensor's inline bytes without copying them. */
   static LogitsTensor toTensor(Logits logits) {
-    DType dtype;
-    switch (logits.getDtype()) {
+    return toTensor(logits, logits.getData().asReadOnlyByteBuffer());
+  }
+
+  /** The tensor's shape over {@code data} (inline or shared-memory bytes), not copied. */
+  static LogitsTensor toTensor(Logits logits, java.nio.ByteBuffer data) {
+    return LogitsTensor.of(toDType(logits.getDtype()), Integer.toUnsignedLong(logits.getRows()),
+        Integer.toUnsignedLong(logits.getVocabSize()), data);
+  }
+
+  /** Core's dtype, or null for an unset or unknown one (the tensor check names it). */
+  static DType toDType(dev.tally.api.v1.DType dtype) {
+    switch (dtype) {
       case DTYPE_FLOAT32:
-        dtype = DType.FLOAT32;
-        break;
+        return DType.FLOAT32;
       case DTYPE_FLOAT16:
-        dtype = DType.FLOAT16;
-        break;
+        return DType.FLOAT16;
       case DTYPE_BFLOAT16:
-        dtype = DType.BFLOAT16;
-        break;
+        return DType.BFLOAT16;
       default:
-        dtype = null;
+        return null;
     }
-    return LogitsTensor.of(dtype, Integer.toUnsignedLong(logits.getRows()),
-        Integer.toUnsignedLong(logits.getVocabSize()), logits.getData().asReadOnlyByteBuffer());
   }
 
   static TokenChoice toChoice(RowResult r) {

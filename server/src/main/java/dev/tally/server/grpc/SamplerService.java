@@ -5,6 +5,13 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.tally.api.v1.DType;
 import dev.tally.api.v1.GetServerInfoRequest;
+import dev.tally.api.v1.GetSharedMemoryStatusRequest;
+import dev.tally.api.v1.RegisterSharedMemoryRequest;
+import dev.tally.api.v1.RegisterSharedMemoryResponse;
+import dev.tally.api.v1.SharedMemoryRegion;
+import dev.tally.api.v1.SharedMemoryStatus;
+import dev.tally.api.v1.UnregisterSharedMemoryRequest;
+import dev.tally.api.v1.UnregisterSharedMemoryResponse;
 import dev.tally.api.v1.Limits;
 import dev.tally.api.v1.ListProcessorsRequest;
 import dev.tally.api.v1.ListProcessorsResponse;
@@ -34,6 +41,9 @@ import dev.tally.core.tensor.LogitsTensor;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.exec.RowJob;
 import dev.tally.server.exec.SamplerPool;
+import dev.tally.server.shm.ConnectionRegions;
+import dev.tally.server.shm.RegionTable;
+import dev.tally.server.shm.SharedMemory;
 import dev.tally.spi.ParamSpec;
 import dev.tally.spi.SpiVersion;
 import dev.tally.spi.TallyPlugin;
@@ -63,12 +73,14 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
   private final StepLimits limits;
   private final LongSupplier seeds;
   private final dev.tally.server.metrics.TallyMetrics metrics;
+  private final SharedMemory sharedMemory;
 
   @Inject
   SamplerService(ServerConfig config, ProcessorRegistry registry, SamplerPool pool,
       SessionTracker sessions, ServerInfoSource info,
-      dev.tally.server.metrics.TallyMetrics metrics) {
+      dev.tally.server.metrics.TallyMetrics metrics, SharedMemory sharedMemory) {
     this.metrics = metrics;
+    this.sharedMemory = sharedMemory;
     this.config = config;
     this.registry = registry;
     this.compiler = new ChainCompiler(registry, config.maxTopLogprobs());
@@ -83,16 +95,20 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
   @Override
   public void sample(SampleRequest request, StreamObserver<SampleResponse> out) {
     long received = System.nanoTime();
-    LogitsTensor logits;
+    StepLogits logits;
     RowJob[] jobs;
     try {
       if (!request.hasLogits()) {
         throw new TallyException(dev.tally.core.error.ErrorCode.INVALID_TENSOR, "logits",
             "logits is required");
       }
-      limits.check(request.getLogits());
-      logits = ProtoMapper.toTensor(request.getLogits());
-      jobs = rowJobs(request, logits);
+      logits = StepLogits.of(request.getLogits(), limits, ConnectionRegions.current(), null);
+      try {
+        jobs = rowJobs(request, logits.tensor());
+      } catch (RuntimeException e) {
+        logits.release();
+        throw e;
+      }
     } catch (TallyException e) {
       metrics.error(e.code().canonical().name(), e.code().name());
       out.onError(Errors.toException(e));
@@ -100,12 +116,16 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     }
     long decoded = System.nanoTime();
     int rowCount = jobs.length;
-    SamplerPool.StepFuture sampled = pool.sample(logits, jobs);
+    SamplerPool.StepFuture sampled = pool.sample(logits.tensor(), jobs);
     sampled.whenComplete((results, error) -> {
+      logits.release(); // before the response: the response frees the client's bytes
       if (error != null) {
-        log.error("Sample failed", error);
-        metrics.error("INTERNAL", "INTERNAL");
-        out.onError(Errors.toException(Errors.internal(error)));
+        TallyException failure = logits.failure(error);
+        if (failure.code() == dev.tally.core.error.ErrorCode.INTERNAL) {
+          log.error("Sample failed", error);
+        }
+        metrics.error(failure.code().canonical().name(), failure.code().name());
+        out.onError(Errors.toException(failure));
         return;
       }
       SampleResponse.Builder response = SampleResponse.newBuilder();
@@ -114,7 +134,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       }
       long now = System.nanoTime();
       long started = sampled.startedOr(now);
-      metrics.step("sample", rowCount, request.getLogits().getData().size(),
+      metrics.step("sample", rowCount, StepLogits.inlineBytes(request.getLogits()),
           decoded - received, started - decoded, now - started);
       out.onNext(response.build());
       out.onCompleted();
@@ -189,8 +209,11 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     SessionCall call;
     try {
       SessionState state = new SessionState(compiler, config.maxSequencesPerSession(), seeds);
+      RegionTable connection = ConnectionRegions.current();
+      RegionTable own = sharedMemory.newTable(connection == null ? null
+          : connection.unavailableReason());
       call = new SessionCall((ServerCallStreamObserver<SessionResponse>) out, state, pool, limits,
-          sessions).withStats(metrics.session(
+          sessions, own, connection).withStats(metrics.session(
               dev.tally.server.metrics.PeerInterceptor.current(), state::size));
     } catch (RuntimeException e) {
       sessions.unreserve(); // the stream never opened: its slot is free again
@@ -284,7 +307,10 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setMaxTopLogprobs(config.maxTopLogprobs())
             .setMaxSequencesPerSession(config.maxSequencesPerSession())
             .setMaxSessions(config.maxSessions())
-            .setStepDeadlineMillis(config.stepDeadline().toMillis()))
+            .setStepDeadlineMillis(config.stepDeadline().toMillis())
+            .setMaxSharedMemoryRegions(sharedMemory.config().maxRegionsPerOwner())
+            .setMaxSharedMemoryBytes(sharedMemory.config().maxBytesMapped()))
+        .setSharedMemory(sharedMemoryStatus())
         .addAllTransports(info.transports())
         .setSpiVersion(SpiVersion.CURRENT)
         .setActiveSessions(sessions.size());
@@ -296,5 +322,72 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     }
     out.onNext(b.build());
     out.onCompleted();
+  }
+
+  @Override
+  public void registerSharedMemory(RegisterSharedMemoryRequest request,
+      StreamObserver<RegisterSharedMemoryResponse> out) {
+    try {
+      RegionTable.Registered r = connectionTable("name").register(request.getName(),
+          request.getKey(), request.getByteSize(), "");
+      out.onNext(RegisterSharedMemoryResponse.newBuilder().setRegion(toRegion(r)).build());
+      out.onCompleted();
+    } catch (TallyException e) {
+      metrics.error(e.code().canonical().name(), e.code().name());
+      out.onError(Errors.toException(e));
+    }
+  }
+
+  @Override
+  public void unregisterSharedMemory(UnregisterSharedMemoryRequest request,
+      StreamObserver<UnregisterSharedMemoryResponse> out) {
+    try {
+      connectionTable("name").unregister(request.getName(), "name");
+      out.onNext(UnregisterSharedMemoryResponse.getDefaultInstance());
+      out.onCompleted();
+    } catch (TallyException e) {
+      metrics.error(e.code().canonical().name(), e.code().name());
+      out.onError(Errors.toException(e));
+    }
+  }
+
+  @Override
+  public void getSharedMemoryStatus(GetSharedMemoryStatusRequest request,
+      StreamObserver<SharedMemoryStatus> out) {
+    out.onNext(sharedMemoryStatus());
+    out.onCompleted();
+  }
+
+  /** Support, this connection's regions and the server's totals. */
+  private SharedMemoryStatus sharedMemoryStatus() {
+    RegionTable table = ConnectionRegions.current();
+    String reason = table != null ? table.unavailableReason()
+        : sharedMemory.unsupportedReason() != null ? sharedMemory.unsupportedReason()
+        : "this call did not come through one of the server's listeners";
+    SharedMemoryStatus.Builder b = SharedMemoryStatus.newBuilder()
+        .setSupported(reason == null)
+        .setServerRegions(sharedMemory.regions())
+        .setServerBytesMapped(sharedMemory.bytesMapped());
+    if (reason != null) {
+      b.setUnsupportedReason(reason);
+    }
+    if (table != null) {
+      table.list().forEach(r -> b.addRegions(toRegion(r)));
+    }
+    return b.build();
+  }
+
+  private static SharedMemoryRegion toRegion(RegionTable.Registered r) {
+    return SharedMemoryRegion.newBuilder().setName(r.name()).setKey(r.key())
+        .setByteSize(r.byteSize()).build();
+  }
+
+  private RegionTable connectionTable(String field) {
+    RegionTable table = ConnectionRegions.current();
+    if (table == null) {
+      throw new TallyException(dev.tally.core.error.ErrorCode.SHARED_MEMORY_UNAVAILABLE, field,
+          "this call did not come through one of the server's listeners: no shared memory");
+    }
+    return table;
   }
 }

@@ -1,6 +1,6 @@
 package dev.tally.server.grpc;
 
-import dev.tally.api.v1.Logits;
+import dev.tally.api.v1.RegisterSharedMemoryRequest;
 import dev.tally.api.v1.Sequence;
 import dev.tally.api.v1.SequenceTokens;
 import dev.tally.api.v1.SessionRequest;
@@ -11,9 +11,9 @@ import dev.tally.core.error.TallyException;
 import dev.tally.core.session.AppendedTokens;
 import dev.tally.core.session.SequenceSpec;
 import dev.tally.core.session.SessionState;
-import dev.tally.core.tensor.LogitsTensor;
 import dev.tally.server.exec.RowJob;
 import dev.tally.server.exec.SamplerPool;
+import dev.tally.server.shm.RegionTable;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -41,6 +41,8 @@ final class SessionCall implements StreamObserver<SessionRequest> {
   private final SamplerPool pool;
   private final StepLimits limits;
   private final SessionTracker tracker;
+  private final RegionTable regions; // this stream's in-band shared-memory regions
+  private final RegionTable connectionRegions; // its connection's (unary registrations); may be null
   private volatile dev.tally.server.metrics.SessionStats stats; // metrics + log lines; may be null
 
   // Guarded by this: the stream may be closed from a sampler thread, a gRPC thread or shutdown.
@@ -52,7 +54,10 @@ final class SessionCall implements StreamObserver<SessionRequest> {
   private boolean requestWhenReady;
 
   SessionCall(ServerCallStreamObserver<SessionResponse> out, SessionState state, SamplerPool pool,
-      StepLimits limits, SessionTracker tracker) {
+      StepLimits limits, SessionTracker tracker, RegionTable regions,
+      RegionTable connectionRegions) {
+    this.regions = regions;
+    this.connectionRegions = connectionRegions;
     this.out = out;
     this.state = state;
     this.pool = pool;
@@ -85,18 +90,23 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     long stepId = request.getStepId();
     final long received = System.nanoTime();
-    final long logitsBytes = request.getLogits().getData().size();
+    final long logitsBytes = StepLogits.inlineBytes(request.getLogits());
     SessionState.Step step;
-    LogitsTensor logits;
+    StepLogits logits = null;
+    List<String> registered = new ArrayList<>();
     try {
-      logits = request.hasLogits() ? toTensor(request.getLogits()) : null;
-      int rowCount = logits == null ? 0 : logits.rows();
+      registerRegions(request, registered);
+      logits = request.hasLogits()
+          ? StepLogits.of(request.getLogits(), limits, regions, connectionRegions) : null;
+      int rowCount = logits == null ? 0 : logits.tensor().rows();
       step = state.begin(added(request.getAddedList()), toLongs(request.getRemovedList()),
           appended(request.getAppendedList()), toLongs(request.getRowSequenceIdsList()), rowCount);
+      unregisterRegions(request); // last: a step that fails before here changed nothing
     } catch (TallyException e) {
       if (stats != null) {
         stats.error(e);
       }
+      undo(registered, logits);
       RequestBuffers.SHARED.giveBack(request.getLogits().getData()); // nothing sampled from it
       finishStep(SessionResponse.newBuilder().setStepId(stepId).setError(Errors.toStatus(e))
           .build());
@@ -105,6 +115,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       if (stats != null) {
         stats.error("INTERNAL", "INTERNAL");
       }
+      undo(registered, logits);
       log.error("session step {} failed", stepId, e);
       finishStep(SessionResponse.newBuilder().setStepId(stepId)
           .setError(Errors.toStatus(Errors.internal(e))).build());
@@ -112,6 +123,9 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     SessionState.Sequence[] rows = step.rows();
     if (rows.length == 0) {
+      if (logits != null) {
+        logits.release();
+      }
       RequestBuffers.SHARED.giveBack(request.getLogits().getData());
       if (stats != null) {
         stats.step(0, logitsBytes, System.nanoTime() - received, 0, 0);
@@ -123,10 +137,11 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     for (int i = 0; i < rows.length; i++) {
       jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed());
     }
+    final StepLogits stepLogits = logits;
     final long decoded = System.nanoTime();
     SamplerPool.StepFuture sampled;
     try {
-      sampled = pool.sample(logits, jobs);
+      sampled = pool.sample(stepLogits.tensor(), jobs);
     } catch (RuntimeException e) {
       sampled = SamplerPool.StepFuture.failed(e);
     }
@@ -140,8 +155,14 @@ final class SessionCall implements StreamObserver<SessionRequest> {
         // The step is answered with an error: its registry changes must not stay (the proto
         // promises that a step answered with SessionResponse.error changed nothing).
         step.rollback();
-        log.error("session step {} failed", stepId, error);
-        response.setError(Errors.toStatus(Errors.internal(error)));
+        TallyException failure = stepLogits.failure(error);
+        if (failure.code() == ErrorCode.INTERNAL) {
+          log.error("session step {} failed", stepId, error);
+        }
+        if (stats != null) {
+          stats.error(failure);
+        }
+        response.setError(Errors.toStatus(failure));
       } else {
         for (int i = 0; i < results.length; i++) {
           RowResult r = sessionRow(results[i], i, rows[i]);
@@ -156,6 +177,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
           response.addChoices(ProtoMapper.toChoice(r));
         }
       }
+      stepLogits.release(); // before the response: the response frees the client's slot
       if (logitsFree) {
         RequestBuffers.SHARED.giveBack(request.getLogits().getData());
       }
@@ -186,9 +208,41 @@ final class SessionCall implements StreamObserver<SessionRequest> {
         + e.getMessage(), e.getCause()), r.seed());
   }
 
-  private LogitsTensor toTensor(Logits logits) {
-    limits.check(logits);
-    return ProtoMapper.toTensor(logits);
+  /** The step's in-band registrations, first of all; {@code registered} collects their names. */
+  private void registerRegions(SessionRequest request, List<String> registered) {
+    for (int i = 0; i < request.getRegisterSharedMemoryCount(); i++) {
+      RegisterSharedMemoryRequest r = request.getRegisterSharedMemory(i);
+      regions.register(r.getName(), r.getKey(), r.getByteSize(), "register_shared_memory[" + i + "]");
+      registered.add(r.getName());
+    }
+    // Unknown names fail the step before it changes anything.
+    java.util.Set<String> live = new java.util.HashSet<>();
+    regions.list().forEach(x -> live.add(x.name()));
+    for (int i = 0; i < request.getUnregisterSharedMemoryCount(); i++) {
+      String name = request.getUnregisterSharedMemory(i);
+      if (!live.remove(name)) {
+        throw new TallyException(ErrorCode.INVALID_SHARED_MEMORY, "unregister_shared_memory[" + i
+            + "]", "unregister_shared_memory[" + i + "]: no region named " + name
+            + " is registered in this session");
+      }
+    }
+  }
+
+  /** The step's unregistrations; a region this step reads stays mapped until it is answered. */
+  private void unregisterRegions(SessionRequest request) {
+    for (int i = 0; i < request.getUnregisterSharedMemoryCount(); i++) {
+      regions.unregister(request.getUnregisterSharedMemory(i), "unregister_shared_memory[" + i + "]");
+    }
+  }
+
+  /** A step that failed before sampling: its registrations and its lease go. */
+  private void undo(List<String> registered, StepLogits logits) {
+    if (logits != null) {
+      logits.release();
+    }
+    for (String name : registered) {
+      regions.unregister(name, "register_shared_memory");
+    }
   }
 
   /** Answers the step, then asks for the next one or ends the stream. */
@@ -284,6 +338,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       stats.closed(draining ? "shutdown" : halfClosed ? "completed" : "cancelled");
     }
     state.clear();
+    regions.close();
     tracker.closed(this);
   }
 

@@ -8,6 +8,7 @@ import dev.tally.server.config.ServerConfig;
 import dev.tally.server.plugin.LoadedPlugins;
 import dev.tally.server.plugin.PluginLoadException;
 import dev.tally.server.plugin.PluginLoader;
+import dev.tally.server.shm.SharedMemoryConfig;
 import dev.tally.server.transport.TallyServer;
 import dev.tally.spi.TallyPlugin;
 
@@ -23,6 +24,11 @@ public final class Servers {
    *     folder or jar
    */
   public static TallyServer create(ServerConfig config) {
+    return create(config, SharedMemoryConfig.defaults());
+  }
+
+  /** With shared-memory settings of its own (directory, limits). */
+  public static TallyServer create(ServerConfig config, SharedMemoryConfig sharedMemory) {
     LoadedPlugins plugins = PluginLoader.load(config.pluginDirs(),
         TallyPlugin.class.getClassLoader());
     boolean created = false;
@@ -32,7 +38,7 @@ public final class Servers {
         binder.requireExplicitBindings();
         binder.disableCircularProxies();
         binder.requireExactBindingAnnotations();
-        binder.install(new TallyModule(config, plugins, registry));
+        binder.install(new TallyModule(config, sharedMemory, plugins, registry));
       });
       TallyServer server = injector.getInstance(TallyServer.class);
       created = true;

@@ -11,6 +11,8 @@ import dev.tally.server.grpc.ServerInfoSource;
 import dev.tally.server.grpc.SessionTracker;
 import dev.tally.server.metrics.TallyMetrics;
 import dev.tally.server.plugin.LoadedPlugins;
+import dev.tally.server.shm.SharedMemory;
+import dev.tally.server.shm.SharedMemoryConfig;
 import dev.tally.server.transport.TallyServer;
 
 /**
@@ -25,11 +27,14 @@ import dev.tally.server.transport.TallyServer;
  */
 public final class TallyModule extends AbstractModule {
   private final ServerConfig config;
+  private final SharedMemoryConfig sharedMemory;
   private final LoadedPlugins plugins;
   private final ProcessorRegistry registry;
 
-  public TallyModule(ServerConfig config, LoadedPlugins plugins, ProcessorRegistry registry) {
+  public TallyModule(ServerConfig config, SharedMemoryConfig sharedMemory, LoadedPlugins plugins,
+      ProcessorRegistry registry) {
     this.config = config;
+    this.sharedMemory = sharedMemory;
     this.plugins = plugins;
     this.registry = registry;
   }
@@ -37,6 +42,8 @@ public final class TallyModule extends AbstractModule {
   @Override
   protected void configure() {
     bind(ServerConfig.class).toInstance(config);
+    bind(SharedMemoryConfig.class).toInstance(sharedMemory);
+    bind(SharedMemory.class).in(Singleton.class);
     bind(LoadedPlugins.class).toInstance(plugins);
     bind(ProcessorRegistry.class).toInstance(registry);
     bind(SessionTracker.class).in(Singleton.class);

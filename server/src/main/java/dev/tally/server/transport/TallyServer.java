@@ -12,6 +12,8 @@ import dev.tally.server.metrics.PeerInterceptor;
 import dev.tally.server.metrics.TallyMetrics;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.NettyServerBuilder;
+import dev.tally.server.shm.ConnectionRegions;
+import dev.tally.server.shm.SharedMemory;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.netty.channel.EventLoopGroup;
@@ -57,6 +59,7 @@ public final class TallyServer {
   private final SessionTracker sessions;
   private final ServerInfoSource info;
   private final TallyMetrics metrics;
+  private final ConnectionRegions connectionRegions;
   private final HealthStatusManager health = new HealthStatusManager();
   private final List<Server> servers = new ArrayList<>();
   private final List<SocketAddress> bound = new ArrayList<>();
@@ -66,8 +69,10 @@ public final class TallyServer {
 
   @Inject
   TallyServer(ServerConfig config, SamplerService service, SamplerPool pool,
-      SessionTracker sessions, ServerInfoSource info, TallyMetrics metrics) {
+      SessionTracker sessions, ServerInfoSource info, TallyMetrics metrics,
+      SharedMemory sharedMemory) {
     this.metrics = metrics;
+    this.connectionRegions = new ConnectionRegions(sharedMemory);
     this.config = config;
     this.service = service;
     this.pool = pool;
@@ -153,9 +158,11 @@ public final class TallyServer {
         // Above Tally's own limit, so that Tally refuses with its error (MessageSizeLimit).
         .maxInboundMessageSize(SamplerDefinition.transportLimit(config.maxMessageBytes()))
         .flowControlWindow(config.flowControlWindow())
+        // Each connection's shared-memory regions live and die with it.
+        .addTransportFilter(connectionRegions)
         .addService(ServerInterceptors.intercept(SamplerDefinition.bind(service,
             config.maxMessageBytes(), metrics),
-            new PeerInterceptor()))
+            new PeerInterceptor(), connectionRegions))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build();

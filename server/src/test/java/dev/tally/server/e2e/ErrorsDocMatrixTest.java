@@ -31,7 +31,12 @@ final class ErrorsDocMatrixTest {
           + " (SessionCallAtomicityTest)",
       "UNAVAILABLE", "the server shutting down (ShutdownEndToEndTest, FaultsEndToEndTest)",
       "DEADLINE_EXCEEDED", "a row still running at the step deadline: a slow plugin"
-          + " (SamplerPoolTest)");
+          + " (SamplerPoolTest)",
+      "INVALID_SHARED_MEMORY", "needs shared-memory regions of the client's, on JDK 22+"
+          + " (SharedMemoryEndToEndTest)",
+      "SHARED_MEMORY_UNAVAILABLE", "an older JVM, a non-loopback listener or an object the"
+          + " server cannot open (SharedMemoryEndToEndTest)",
+      "REGION_UNAVAILABLE", "a region truncated under the server (SharedMemoryEndToEndTest)");
 
   private static Map<String, String> documented() throws Exception {
     Path doc = Path.of("..", "docs", "errors.md");

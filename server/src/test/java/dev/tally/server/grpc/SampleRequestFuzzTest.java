@@ -48,7 +48,8 @@ final class SampleRequestFuzzTest {
   private static final SamplerService SERVICE = new SamplerService(
       ServerConfig.defaults().withLimits(8, 4096, 1 << 20, 20, 16),
       ProcessorRegistry.fromServiceLoader(SampleRequestFuzzTest.class.getClassLoader()), POOL,
-      new SessionTracker(), new ServerInfoSource(), TallyMetrics.noop());
+      new SessionTracker(), new ServerInfoSource(), TallyMetrics.noop(),
+      new dev.tally.server.shm.SharedMemory(dev.tally.server.shm.SharedMemoryConfig.defaults()));
   /** What a whole request may be refused with (docs/errors.md, scope "request"). */
   private static final Set<ErrorCode> REQUEST_ERRORS = EnumSet.of(ErrorCode.INVALID_TENSOR,
       ErrorCode.INVALID_PARAMS, ErrorCode.UNKNOWN_PROCESSOR, ErrorCode.LIMIT_EXCEEDED);

@@ -35,7 +35,8 @@ final class SessionLimitTest {
       for (int round = 0; round < 10; round++) {
         SessionTracker tracker = new SessionTracker();
         SamplerService service = new SamplerService(config, registry, pool, tracker,
-            new ServerInfoSource(), TallyMetrics.noop());
+            new ServerInfoSource(), TallyMetrics.noop(), new dev.tally.server.shm.SharedMemory(
+                dev.tally.server.shm.SharedMemoryConfig.defaults()));
         CyclicBarrier start = new CyclicBarrier(OPENERS);
         List<Future<SessionCallAtomicityTest.Out>> opens = new ArrayList<>();
         List<StreamObserver<SessionRequest>> streams = java.util.Collections.synchronizedList(

@@ -52,7 +52,8 @@ final class SessionRequestFuzzTest {
     SessionState state = new SessionState(COMPILER, 16, () -> 42L);
     SessionCallAtomicityTest.Out out = new SessionCallAtomicityTest.Out();
     SessionCall call = new SessionCall(out, state, POOL, new StepLimits(8, 4096),
-        new SessionTracker());
+        new SessionTracker(), new dev.tally.server.shm.SharedMemory(
+            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null);
     call.start();
     int steps = data.consumeInt(1, 6);
     for (int s = 0; s < steps; s++) {
