@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import grpc
@@ -14,6 +15,7 @@ from tally_client._params import to_params
 from tally_client._proto.tally.v1 import sampler_pb2 as pb
 from tally_client._proto.tally.v1 import sampler_pb2_grpc
 from tally_client._result import Result
+from tally_client._shm import Region, nbytes_of
 from tally_client._tensor import to_logits
 
 _MiB = 1 << 20
@@ -125,6 +127,9 @@ class Client:
         else:
             self.channel = grpc.insecure_channel(target, options=opts)
         self.stub = sampler_pb2_grpc.SamplerStub(self.channel)
+        # Shared-memory regions for `sample(shared_memory=True)`, one per call in flight.
+        self._free_regions: list[Region] = []
+        self._regions_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -135,8 +140,12 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Closes the channel; open sessions end."""
+        """Closes the channel; open sessions end, and the server frees this client's regions."""
         self.channel.close()
+        with self._regions_lock:
+            regions, self._free_regions = self._free_regions, []
+        for r in regions:
+            r.close()
 
     def wait_ready(self, timeout: float = 10.0) -> "Client":
         """Blocks until the channel is connected (e.g. while the server starts)."""
@@ -162,6 +171,7 @@ class Client:
         histories: Optional[Sequence[Any]] = None,
         params: Any = None,
         timeout: Optional[float] = None,
+        shared_memory: bool = False,
         **sampling: Any,
     ) -> Result:
         """Samples one token per row of `logits`, statelessly.
@@ -180,6 +190,9 @@ class Client:
                 `banned_token_ids`, `min_tokens`, `eos_token_ids`, `stop_token_ids`, `seed`,
                 `top_logprobs`, `top_logprobs_mode`, `order`, `processors`, `pipeline`,
                 `explain`.
+            shared_memory: write `logits` into a shared-memory region of this client (made and
+                registered on first use, one per call in flight) instead of sending its bytes;
+                needs a server on this host reached over its Unix socket or loopback.
 
         Raises:
             TallyError: with `.code`, `.reason` (e.g. "INVALID_PARAMS") and `.field`
@@ -191,11 +204,36 @@ class Client:
             plist = [_params(p, {}) for p in params]
         else:
             plist = [_params(params, sampling)]
-        request = pb.SampleRequest(params=plist, logits=to_logits(logits))
-        if histories is not None:
-            request.histories.extend(_history(h) for h in histories)
-        response = self._call(self.stub.Sample, request, timeout)
+        region = self._take_region(nbytes_of(logits), timeout) \
+            if shared_memory and not isinstance(logits, pb.Logits) else None
+        try:
+            tensor = region.write(0, logits) if region is not None else to_logits(logits)
+            request = pb.SampleRequest(params=plist, logits=tensor)
+            if histories is not None:
+                request.histories.extend(_history(h) for h in histories)
+            response = self._call(self.stub.Sample, request, timeout)
+        finally:
+            if region is not None:  # answered: the bytes are free again
+                with self._regions_lock:
+                    self._free_regions.append(region)
         return Result(response.choices)
+
+    def _take_region(self, nbytes: int, timeout: Optional[float]) -> Region:
+        with self._regions_lock:
+            for i, r in enumerate(self._free_regions):
+                if r.byte_size >= nbytes:
+                    return self._free_regions.pop(i)
+            small = self._free_regions.pop() if self._free_regions else None
+        if small is not None:  # replaced by a larger one
+            self._call(self.stub.UnregisterSharedMemory,
+                       pb.UnregisterSharedMemoryRequest(name=small.name), timeout)
+            small.close()
+        return Region(nbytes, lambda req: self._call(self.stub.RegisterSharedMemory, req, timeout))
+
+    def shared_memory_status(self, *, timeout: Optional[float] = None) -> pb.SharedMemoryStatus:
+        """Whether this connection can use shared memory, its regions, and the server's totals."""
+        return self._call(self.stub.GetSharedMemoryStatus, pb.GetSharedMemoryStatusRequest(),
+                          timeout)
 
     def server_info(self, *, timeout: Optional[float] = None) -> pb.ServerInfo:
         """Version, dtypes, limits, listeners and plugins (`tally.v1.ServerInfo`)."""
@@ -209,12 +247,16 @@ class Client:
     # -- sessions ----------------------------------------------------------------------------
 
     def session(self, *, timeout: Optional[float] = None,
-                metadata: Optional[Sequence[tuple[str, str]]] = None) -> "Session":
+                metadata: Optional[Sequence[tuple[str, str]]] = None,
+                shared_memory: bool = False) -> "Session":
         """Opens a `Session` stream for a decode loop with continuous batching.
 
-        `timeout` is a deadline for the whole stream (default: none).
+        `timeout` is a deadline for the whole stream (default: none). With `shared_memory`, each
+        step's logits are written once into a region of the session's (registered in-band, grown
+        when a step needs more, freed with the stream) and only their place travels.
         """
-        return Session(self.stub, timeout=timeout, metadata=metadata)
+        return Session(self.stub, timeout=timeout, metadata=metadata,
+                       shared_memory=shared_memory)
 
 
 class Session:
@@ -234,7 +276,8 @@ class Session:
     """
 
     def __init__(self, stub: sampler_pb2_grpc.SamplerStub, *, timeout: Optional[float] = None,
-                 metadata: Optional[Sequence[tuple[str, str]]] = None):
+                 metadata: Optional[Sequence[tuple[str, str]]] = None,
+                 shared_memory: bool = False):
         self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._call = stub.Session(iter(self._requests.get, _END), timeout=timeout,
                                   metadata=metadata)
@@ -244,6 +287,8 @@ class Session:
         self._sequences: set[int] = set()
         self._next_step = 0
         self._closed = False
+        self._shared_memory = shared_memory
+        self._region: Optional[Region] = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -269,6 +314,13 @@ class Session:
         except grpc.RpcError as e:
             if e.code() not in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE):
                 raise TallyError.from_rpc_error(e) from e
+        finally:
+            self._close_region()
+
+    def _close_region(self) -> None:
+        if self._region is not None:
+            self._region.close()  # the server dropped it with the stream
+            self._region = None
 
     def cancel(self) -> None:
         """Ends the stream at once."""
@@ -276,6 +328,7 @@ class Session:
             self._closed = True
             self._call.cancel()
             self._requests.put(_END)  # frees the thread that feeds the stream
+            self._close_region()
 
     # -- registry ----------------------------------------------------------------------------
 
@@ -318,11 +371,33 @@ class Session:
         applied, the session goes on), `TallyError` if the stream itself failed.
         """
         ids = _ids(seq_ids)
-        tensor = to_logits(logits)
+        if self._shared_memory and not isinstance(logits, pb.Logits):
+            # One step in flight at a time: its response frees the slot for the next step.
+            tensor = self._shared_region(nbytes_of(logits)).write(0, logits)
+        else:
+            tensor = to_logits(logits)
         if tensor.rows != len(ids):
             raise ValueError(f"{len(ids)} sequence ids for {tensor.rows} rows of logits")
         response = self._send(row_sequence_ids=ids, logits=tensor)
         return Result(response.choices, ids)
+
+    def _shared_region(self, nbytes: int) -> Region:
+        """The session's region, replaced by a larger one (in a registry-only step) if needed."""
+        if self._region is not None and self._region.byte_size >= nbytes:
+            return self._region
+        old = self._region
+        self._region = None
+
+        def register(request: pb.RegisterSharedMemoryRequest) -> None:
+            self._exchange(pb.SessionRequest(
+                register_shared_memory=[request],
+                unregister_shared_memory=[old.name] if old is not None else []))
+
+        region = Region(nbytes, register)
+        if old is not None:
+            old.close()
+        self._region = region
+        return region
 
     def flush(self) -> None:
         """Sends pending `add`/`remove`/`append` calls now, in a step with no rows."""
@@ -332,12 +407,20 @@ class Session:
     def _send(self, **fields: Any) -> pb.SessionResponse:
         if self._closed:
             raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
-        step_id = self._next_step
-        self._next_step += 1
         added, removed, appended = self._added, self._removed, self._appended
         self._added, self._removed, self._appended = [], [], []
-        request = pb.SessionRequest(step_id=step_id, added=added, removed=removed,
-                                    appended=appended, **fields)
+        request = pb.SessionRequest(added=added, removed=removed, appended=appended, **fields)
+        response = self._exchange(request)
+        self._sequences.update(s.id for s in added)
+        self._sequences.difference_update(removed)
+        return response
+
+    def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse:
+        """Numbers one request, sends it and returns its answer."""
+        if self._closed:
+            raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
+        step_id = request.step_id = self._next_step
+        self._next_step += 1
         self._requests.put(request)
         try:
             response = next(self._call)
@@ -352,6 +435,4 @@ class Session:
                              f"answer to step {response.step_id} for step {step_id}")
         if response.HasField("error"):
             raise SessionStepError.from_status(response.error)
-        self._sequences.update(s.id for s in added)
-        self._sequences.difference_update(removed)
         return response

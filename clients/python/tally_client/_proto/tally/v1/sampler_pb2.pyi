@@ -21,6 +21,7 @@ FINISH_REASON_UNSPECIFIED: FinishReason
 INTERNAL: ErrorCode
 INVALID_LOGITS: ErrorCode
 INVALID_PARAMS: ErrorCode
+INVALID_SHARED_MEMORY: ErrorCode
 INVALID_TENSOR: ErrorCode
 LIMIT_EXCEEDED: ErrorCode
 LOGPROBS_MODE_PROCESSED: LogprobsMode
@@ -31,7 +32,9 @@ ORDER_TEMPERATURE_LAST: Order
 PROCESSOR: ProcessorKind
 PROCESSOR_FAILED: ErrorCode
 PROCESSOR_KIND_UNSPECIFIED: ProcessorKind
+REGION_UNAVAILABLE: ErrorCode
 SELECTOR: ProcessorKind
+SHARED_MEMORY_UNAVAILABLE: ErrorCode
 UNAVAILABLE: ErrorCode
 UNKNOWN_PROCESSOR: ErrorCode
 UNKNOWN_SEQUENCE: ErrorCode
@@ -48,12 +51,18 @@ class GetServerInfoRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
+class GetSharedMemoryStatusRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
 class Limits(_message.Message):
-    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_top_logprobs", "max_vocab_size", "step_deadline_millis"]
+    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_top_logprobs", "max_vocab_size", "step_deadline_millis"]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     MAX_SEQUENCES_PER_SESSION_FIELD_NUMBER: _ClassVar[int]
     MAX_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SHARED_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_SHARED_MEMORY_REGIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     MAX_VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEP_DEADLINE_MILLIS_FIELD_NUMBER: _ClassVar[int]
@@ -61,10 +70,12 @@ class Limits(_message.Message):
     max_rows: int
     max_sequences_per_session: int
     max_sessions: int
+    max_shared_memory_bytes: int
+    max_shared_memory_regions: int
     max_top_logprobs: int
     max_vocab_size: int
     step_deadline_millis: int
-    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ...) -> None: ...
 
 class ListProcessorsRequest(_message.Message):
     __slots__ = []
@@ -77,16 +88,18 @@ class ListProcessorsResponse(_message.Message):
     def __init__(self, processors: _Optional[_Iterable[_Union[ProcessorInfo, _Mapping]]] = ...) -> None: ...
 
 class Logits(_message.Message):
-    __slots__ = ["data", "dtype", "rows", "vocab_size"]
+    __slots__ = ["data", "dtype", "rows", "shared_memory", "vocab_size"]
     DATA_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     dtype: DType
     rows: int
+    shared_memory: SharedMemoryRef
     vocab_size: int
-    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., rows: _Optional[int] = ..., vocab_size: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., rows: _Optional[int] = ..., vocab_size: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryRef, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ParamInfo(_message.Message):
     __slots__ = ["allowed_values", "default_value", "description", "maximum", "minimum", "name", "required", "type"]
@@ -141,6 +154,22 @@ class ProcessorSpec(_message.Message):
     name: str
     params: _struct_pb2.Struct
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class RegisterSharedMemoryRequest(_message.Message):
+    __slots__ = ["byte_size", "key", "name"]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    byte_size: int
+    key: str
+    name: str
+    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ..., byte_size: _Optional[int] = ...) -> None: ...
+
+class RegisterSharedMemoryResponse(_message.Message):
+    __slots__ = ["region"]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    region: SharedMemoryRegion
+    def __init__(self, region: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ...) -> None: ...
 
 class SampleRequest(_message.Message):
     __slots__ = ["histories", "logits", "params"]
@@ -238,11 +267,12 @@ class SequenceTokens(_message.Message):
     def __init__(self, sequence_id: _Optional[int] = ..., token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ["active_sessions", "dtypes", "limits", "plugins", "spi_version", "transports", "version"]
+    __slots__ = ["active_sessions", "dtypes", "limits", "plugins", "shared_memory", "spi_version", "transports", "version"]
     ACTIVE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     DTYPES_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     SPI_VERSION_FIELD_NUMBER: _ClassVar[int]
     TRANSPORTS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -250,26 +280,31 @@ class ServerInfo(_message.Message):
     dtypes: _containers.RepeatedScalarFieldContainer[DType]
     limits: Limits
     plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
+    shared_memory: SharedMemoryStatus
     spi_version: str
     transports: _containers.RepeatedScalarFieldContainer[str]
     version: str
-    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ...) -> None: ...
+    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
-    __slots__ = ["added", "appended", "logits", "removed", "row_sequence_ids", "step_id"]
+    __slots__ = ["added", "appended", "logits", "register_shared_memory", "removed", "row_sequence_ids", "step_id", "unregister_shared_memory"]
     ADDED_FIELD_NUMBER: _ClassVar[int]
     APPENDED_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     ROW_SEQUENCE_IDS_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    UNREGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     added: _containers.RepeatedCompositeFieldContainer[Sequence]
     appended: _containers.RepeatedCompositeFieldContainer[SequenceTokens]
     logits: Logits
+    register_shared_memory: _containers.RepeatedCompositeFieldContainer[RegisterSharedMemoryRequest]
     removed: _containers.RepeatedScalarFieldContainer[int]
     row_sequence_ids: _containers.RepeatedScalarFieldContainer[int]
     step_id: int
-    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+    unregister_shared_memory: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
 
 class SessionResponse(_message.Message):
     __slots__ = ["choices", "error", "step_id"]
@@ -280,6 +315,40 @@ class SessionResponse(_message.Message):
     error: _status_pb2.Status
     step_id: int
     def __init__(self, step_id: _Optional[int] = ..., choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class SharedMemoryRef(_message.Message):
+    __slots__ = ["byte_size", "offset", "region"]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    byte_size: int
+    offset: int
+    region: str
+    def __init__(self, region: _Optional[str] = ..., offset: _Optional[int] = ..., byte_size: _Optional[int] = ...) -> None: ...
+
+class SharedMemoryRegion(_message.Message):
+    __slots__ = ["byte_size", "key", "name"]
+    BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    byte_size: int
+    key: str
+    name: str
+    def __init__(self, name: _Optional[str] = ..., key: _Optional[str] = ..., byte_size: _Optional[int] = ...) -> None: ...
+
+class SharedMemoryStatus(_message.Message):
+    __slots__ = ["regions", "server_bytes_mapped", "server_regions", "supported", "unsupported_reason"]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_BYTES_MAPPED_FIELD_NUMBER: _ClassVar[int]
+    SERVER_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    UNSUPPORTED_REASON_FIELD_NUMBER: _ClassVar[int]
+    regions: _containers.RepeatedCompositeFieldContainer[SharedMemoryRegion]
+    server_bytes_mapped: int
+    server_regions: int
+    supported: bool
+    unsupported_reason: str
+    def __init__(self, supported: bool = ..., unsupported_reason: _Optional[str] = ..., regions: _Optional[_Iterable[_Union[SharedMemoryRegion, _Mapping]]] = ..., server_regions: _Optional[int] = ..., server_bytes_mapped: _Optional[int] = ...) -> None: ...
 
 class StageTrace(_message.Message):
     __slots__ = ["candidates", "chosen_probability", "entropy", "name", "top_logit_gap"]
@@ -334,6 +403,16 @@ class TokenLogprob(_message.Message):
     logprob: float
     token_id: int
     def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ...) -> None: ...
+
+class UnregisterSharedMemoryRequest(_message.Message):
+    __slots__ = ["name"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UnregisterSharedMemoryResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
 
 class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

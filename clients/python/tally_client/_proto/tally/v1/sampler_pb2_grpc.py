@@ -34,6 +34,21 @@ class SamplerStub(object):
                 request_serializer=tally_dot_v1_dot_sampler__pb2.GetServerInfoRequest.SerializeToString,
                 response_deserializer=tally_dot_v1_dot_sampler__pb2.ServerInfo.FromString,
                 )
+        self.RegisterSharedMemory = channel.unary_unary(
+                '/tally.v1.Sampler/RegisterSharedMemory',
+                request_serializer=tally_dot_v1_dot_sampler__pb2.RegisterSharedMemoryRequest.SerializeToString,
+                response_deserializer=tally_dot_v1_dot_sampler__pb2.RegisterSharedMemoryResponse.FromString,
+                )
+        self.UnregisterSharedMemory = channel.unary_unary(
+                '/tally.v1.Sampler/UnregisterSharedMemory',
+                request_serializer=tally_dot_v1_dot_sampler__pb2.UnregisterSharedMemoryRequest.SerializeToString,
+                response_deserializer=tally_dot_v1_dot_sampler__pb2.UnregisterSharedMemoryResponse.FromString,
+                )
+        self.GetSharedMemoryStatus = channel.unary_unary(
+                '/tally.v1.Sampler/GetSharedMemoryStatus',
+                request_serializer=tally_dot_v1_dot_sampler__pb2.GetSharedMemoryStatusRequest.SerializeToString,
+                response_deserializer=tally_dot_v1_dot_sampler__pb2.SharedMemoryStatus.FromString,
+                )
 
 
 class SamplerServicer(object):
@@ -69,6 +84,29 @@ class SamplerServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterSharedMemory(self, request, context):
+        """Shared-memory logits (docs/shared-memory.md): the client writes each step's tensor into a
+        shared-memory object it created and registered, and Logits.shared_memory says where it is.
+        A region registered here belongs to the connection that registered it: only that connection
+        can use or unregister it, and it is freed when the connection closes. A Session can register
+        regions of its own in-band (SessionRequest.register_shared_memory); those die with the stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterSharedMemory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSharedMemoryStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SamplerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +129,21 @@ def add_SamplerServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=tally_dot_v1_dot_sampler__pb2.GetServerInfoRequest.FromString,
                     response_serializer=tally_dot_v1_dot_sampler__pb2.ServerInfo.SerializeToString,
+            ),
+            'RegisterSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterSharedMemory,
+                    request_deserializer=tally_dot_v1_dot_sampler__pb2.RegisterSharedMemoryRequest.FromString,
+                    response_serializer=tally_dot_v1_dot_sampler__pb2.RegisterSharedMemoryResponse.SerializeToString,
+            ),
+            'UnregisterSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterSharedMemory,
+                    request_deserializer=tally_dot_v1_dot_sampler__pb2.UnregisterSharedMemoryRequest.FromString,
+                    response_serializer=tally_dot_v1_dot_sampler__pb2.UnregisterSharedMemoryResponse.SerializeToString,
+            ),
+            'GetSharedMemoryStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSharedMemoryStatus,
+                    request_deserializer=tally_dot_v1_dot_sampler__pb2.GetSharedMemoryStatusRequest.FromString,
+                    response_serializer=tally_dot_v1_dot_sampler__pb2.SharedMemoryStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -167,5 +220,56 @@ class Sampler(object):
         return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/GetServerInfo',
             tally_dot_v1_dot_sampler__pb2.GetServerInfoRequest.SerializeToString,
             tally_dot_v1_dot_sampler__pb2.ServerInfo.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RegisterSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/RegisterSharedMemory',
+            tally_dot_v1_dot_sampler__pb2.RegisterSharedMemoryRequest.SerializeToString,
+            tally_dot_v1_dot_sampler__pb2.RegisterSharedMemoryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UnregisterSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/UnregisterSharedMemory',
+            tally_dot_v1_dot_sampler__pb2.UnregisterSharedMemoryRequest.SerializeToString,
+            tally_dot_v1_dot_sampler__pb2.UnregisterSharedMemoryResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetSharedMemoryStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/GetSharedMemoryStatus',
+            tally_dot_v1_dot_sampler__pb2.GetSharedMemoryStatusRequest.SerializeToString,
+            tally_dot_v1_dot_sampler__pb2.SharedMemoryStatus.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
