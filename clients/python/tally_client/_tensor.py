@@ -46,6 +46,8 @@ def _numpy_dtype(a: np.ndarray) -> tuple[np.ndarray, int]:
         return a, dt
     if a.dtype.name == "bfloat16" and a.dtype.itemsize == 2:  # ml_dtypes / JAX bfloat16
         return a.view(np.uint16), pb.DTYPE_BFLOAT16
+    if a.dtype.newbyteorder("=") in (np.dtype(np.uint16), np.dtype(np.int16)):
+        return a, pb.DTYPE_BFLOAT16  # numpy has no bfloat16: a 16-bit view holds its bits
     if a.dtype == np.float64:
         return a.astype(np.float32), pb.DTYPE_FLOAT32
     raise TypeError(
@@ -57,7 +59,8 @@ def _numpy_dtype(a: np.ndarray) -> tuple[np.ndarray, int]:
 def to_logits(logits: Any) -> pb.Logits:
     """Returns `logits` ([rows, vocab] or [vocab]) as a `tally.v1.Logits` message.
 
-    Accepts numpy arrays (float32, float16, ml_dtypes bfloat16; float64 is narrowed to float32),
+    Accepts numpy arrays (float32, float16, ml_dtypes bfloat16, or uint16/int16 holding bfloat16
+    bits; float64 is narrowed to float32),
     PyTorch tensors on any device (float32, float16, bfloat16 sent as its raw bits; float64
     narrowed), and ready-made `tally.v1.Logits` messages (passed through).
     """
@@ -67,7 +70,8 @@ def to_logits(logits: Any) -> pb.Logits:
         arr, dtype = _torch_to_numpy(logits)
     else:
         arr = np.asarray(logits)
-        if arr.dtype.kind not in "fV" and arr.dtype.name != "bfloat16":
+        if arr.dtype.kind not in "fV" and arr.dtype.name != "bfloat16" \
+                and not (arr.dtype.kind in "ui" and arr.dtype.itemsize == 2):
             raise TypeError(
                 f"logits must be a float32/float16/bfloat16 array or tensor, not {arr.dtype}"
             )

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 
+import grpc
 import numpy as np
 import pytest
 
@@ -95,7 +96,33 @@ def test_sample_reuses_its_region_and_grows_it(unix_client):
     status = unix_client.shared_memory_status()
     assert status.supported
     assert len(status.regions) == 1  # the small region was replaced, not kept
+    assert status.regions[0].key.startswith(f"/proc/{os.getpid()}/fd/")  # a sealed memfd
     assert status.regions[0].byte_size >= 2 * ROWS * VOCAB * 4
+
+
+def test_dev_shm_objects_work_too_and_leave_no_name_behind(unix_client):
+    from tally_client._shm import Region
+
+    before = set(os.listdir("/dev/shm"))
+    keys = []
+
+    def register_named(request):
+        keys.append(request.key)
+        if request.key.startswith("/proc/"):
+            raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "cannot open it", reason="SHARED_MEMORY_UNAVAILABLE")
+        unix_client._call(unix_client.stub.RegisterSharedMemory, request, 30)
+
+    region = Region(ROWS * VOCAB * 4, register_named)
+    assert keys[0].startswith("/proc/") and keys[1].startswith("/tally-")
+    assert set(os.listdir("/dev/shm")) == before  # unlinked once the server mapped it
+    logits = landscape(3)
+    ref = region.write(0, logits)
+    a = unix_client.sample(logits, seed=9, **PARAMS)
+    b = unix_client.sample(ref, seed=9, **PARAMS)
+    assert a.token_ids.tolist() == b.token_ids.tolist()
+    unix_client._call(unix_client.stub.UnregisterSharedMemory,
+                      pb.UnregisterSharedMemoryRequest(name=region.name), 30)
+    region.close()
 
 
 def test_bad_reference_is_answered_in_band_and_the_session_goes_on(unix_client):

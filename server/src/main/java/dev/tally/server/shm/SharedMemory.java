@@ -82,7 +82,10 @@ public final class SharedMemory {
     Path path = path(key, field);
     FileChannel channel;
     try {
-      channel = FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+      // A memfd is reached through its /proc link; a named object must be the file itself.
+      channel = MEMFD_KEY.matcher(key).matches()
+          ? FileChannel.open(path, StandardOpenOption.READ)
+          : FileChannel.open(path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
     } catch (NoSuchFileException e) {
       throw unavailable(field, key, path, "no such object");
     } catch (AccessDeniedException e) {
