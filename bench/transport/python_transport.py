@@ -7,7 +7,8 @@
   shm      Tally, logits written once into a shared-memory region, the request names them.
 
 All over Unix sockets, one Session stream, one step in flight, [rows × vocab] bf16, the default
-chain (repetition penalty 1.1, top-k 40, top-p 0.95, min-p 0.05, T 0.8, top-5 raw logprobs).
+chain of `tally bench` (llama.cpp's: repetition penalty 1.1 over the last 64, top-k 40, top-p 0.95,
+min-p 0.05, T 0.8 last, top-5 raw logprobs).
 Also the small-call fixed cost: a 1-row V = 32000 float32 Sample against the same payload on the
 trivial server.
 
@@ -34,8 +35,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python"))
 import grpc  # noqa: E402
 from tally_client import Client, sampler_pb2 as pb  # noqa: E402
 
-PARAMS = dict(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, repetition_penalty=1.1,
-              top_logprobs=5)
+# tally bench's "default" chain: llama.cpp's default order and settings, top-5 raw logprobs.
+PARAMS = dict(repetition_penalty=1.1, penalty_last_n=64, top_k=40, top_p=0.95, min_p=0.05,
+              temperature=0.8, order="temperature_last", top_logprobs=5)
 OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 

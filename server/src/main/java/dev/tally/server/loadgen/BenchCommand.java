@@ -65,6 +65,10 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", description = "Unmeasured seconds first (default: ${DEFAULT-VALUE}).")
   double warmupSeconds = 5;
 
+  @Option(names = "--shared-memory", description = "Write each step into a /dev/shm region"
+      + " registered by the session and send only its place (server on this host, JDK 22+).")
+  boolean sharedMemory;
+
   @Option(names = "--json", paramLabel = "FILE", description = "Write the results as JSON.")
   Path json;
 
@@ -80,7 +84,7 @@ public final class BenchCommand implements Callable<Integer> {
     double durationSeconds = this.durationSeconds == null ? 20 : this.durationSeconds;
     LoadPlan plan = new LoadPlan(sessions, batch, vocab, LoadPlan.dtype(dtype),
         LoadPlan.params(chain), Duration.ofMillis((long) (warmupSeconds * 1000)),
-        Duration.ofMillis((long) (durationSeconds * 1000)));
+        Duration.ofMillis((long) (durationSeconds * 1000)), sharedMemory);
     TallyServer server = null;
     Path dir = null;
     String address = target;
@@ -92,8 +96,9 @@ public final class BenchCommand implements Callable<Integer> {
       address = server.transports().get(0);
     }
     try {
-      System.err.printf("tally bench: %s, %d session(s) × [%d × %d] %s, chain %s, %.0f s (+%.0f s warm-up)%n",
-          address, sessions, batch, vocab, dtype, chain, durationSeconds, warmupSeconds);
+      System.err.printf("tally bench: %s, %d session(s) × [%d × %d] %s, chain %s, %s, %.0f s"
+          + " (+%.0f s warm-up)%n", address, sessions, batch, vocab, dtype, chain,
+          sharedMemory ? "shared memory" : "inline", durationSeconds, warmupSeconds);
       BenchResult result = new LoadGenerator(plan, address).run(System.err);
       System.out.println(result.summary());
       if (json != null) {
@@ -101,8 +106,8 @@ public final class BenchCommand implements Callable<Integer> {
       }
       if (chart != null) {
         LatencyChart.write(result, chart,
-            String.format("Tally %s: %d × [%d × %d] %s, chain %s", address, sessions, batch, vocab,
-                dtype, chain));
+            String.format("Tally %s: %d × [%d × %d] %s, chain %s, %s", address, sessions, batch,
+                vocab, dtype, chain, sharedMemory ? "shared memory" : "inline"));
       }
       return result.errors() == 0 ? 0 : 1;
     } finally {

@@ -153,19 +153,35 @@ final class LoadGenerator {
     });
     try {
       SessionRequest.Builder first = SessionRequest.newBuilder().setStepId(0);
+      SharedSlots slots = plan.sharedMemory() ? SharedSlots.create(plan.stepBytes(), session) : null;
+      if (slots != null) {
+        first.addRegisterSharedMemory(slots.registration());
+      }
       for (int i = 0; i < plan.batch(); i++) {
         first.addAdded(Sequence.newBuilder().setId(i).setParams(plan.params().toBuilder()
             .setSeed(session * 1000L + i)));
       }
       requests.onNext(first.build());
-      replies.take();
+      Object registered = replies.take();
+      if (slots != null) {
+        slots.unlink(); // mapped by the server (or refused): no name left behind
+        if (!(registered instanceof SessionResponse) || ((SessionResponse) registered).hasError()) {
+          errors.incrementAndGet();
+          System.err.println("tally bench: shared memory refused: " + (registered
+              instanceof SessionResponse r ? r.getError().getMessage() : registered));
+          return;
+        }
+      }
       SessionRequest.Builder step = SessionRequest.newBuilder();
       for (int i = 0; i < plan.batch(); i++) {
         step.addRowSequenceIds(i);
       }
       for (long n = 1; !stopping; n++) {
-        SessionRequest request = step.setStepId(n).setLogits(tensors.get((int) (n & 1))).build();
         long t0 = System.nanoTime();
+        Logits tensor = tensors.get((int) (n & 1));
+        // Shared memory: the client's one copy of the step into its slot counts in the step.
+        SessionRequest request = step.setStepId(n)
+            .setLogits(slots == null ? tensor : slots.write((int) (n & 1), tensor)).build();
         requests.onNext(request);
         Object reply = replies.poll(60, TimeUnit.SECONDS);
         long micros = (System.nanoTime() - t0) / 1000;

@@ -6,7 +6,7 @@ import java.time.Duration;
 
 /** What a load run does: how many streams, what each step carries, for how long. */
 record LoadPlan(int sessions, int batch, int vocab, DType dtype, SamplingParams params,
-    Duration warmup, Duration duration) {
+    Duration warmup, Duration duration, boolean sharedMemory) {
 
   static DType dtype(String name) {
     switch (name) {
