@@ -64,7 +64,8 @@ class Region:
 
     def _open_dev_shm(self, register: Callable[[pb.RegisterSharedMemoryRequest], Any]) -> None:
         path = f"/dev/shm/tally-{self.name}"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # 0640: in a pod, Tally runs as another user of the shared group (fsGroup).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)
         self._fd = fd
         try:
             os.ftruncate(fd, self.byte_size)

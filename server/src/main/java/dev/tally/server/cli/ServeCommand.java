@@ -3,6 +3,7 @@ package dev.tally.server.cli;
 import dev.tally.core.TallyVersion;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.inject.Servers;
+import dev.tally.server.shm.SharedMemoryConfig;
 import dev.tally.server.metrics.MetricsEndpoint;
 import dev.tally.server.plugin.PluginLoadException;
 import dev.tally.server.transport.ListenAddress;
@@ -118,6 +119,19 @@ final class ServeCommand implements Callable<Integer> {
       description = "Most sequences per session (default: ${DEFAULT-VALUE}).")
   int maxSequences = ServerConfig.defaults().maxSequencesPerSession();
 
+  @Option(names = "--shm-dir", paramLabel = "DIR",
+      description = "Where shared-memory names live: a region key /NAME is the file DIR/NAME"
+          + " (default: ${DEFAULT-VALUE}).")
+  Path shmDir = SharedMemoryConfig.defaults().directory();
+
+  @Option(names = "--max-shm-regions", paramLabel = "N",
+      description = "Most shared-memory regions per connection or session (default: ${DEFAULT-VALUE}).")
+  int maxShmRegions = SharedMemoryConfig.defaults().maxRegionsPerOwner();
+
+  @Option(names = "--max-shm-bytes", paramLabel = "BYTES",
+      description = "Most shared-memory bytes mapped at once, all clients (default: ${DEFAULT-VALUE}).")
+  long maxShmBytes = SharedMemoryConfig.defaults().maxBytesMapped();
+
   @Option(names = "--shutdown-grace", paramLabel = "SECONDS",
       description = "How long in-flight steps may finish on shutdown (default: ${DEFAULT-VALUE}).")
   long shutdownGraceSeconds = ServerConfig.defaults().shutdownGrace().toSeconds();
@@ -160,7 +174,8 @@ final class ServeCommand implements Callable<Integer> {
     Logging.setFormat(logFormat);
     TallyServer server;
     try {
-      server = Servers.create(config).start();
+      server = Servers.create(config, new SharedMemoryConfig(shmDir, maxShmRegions, maxShmBytes))
+          .start();
     } catch (PluginLoadException | IllegalArgumentException e) {
       log.error("cannot start: {}", e.getMessage());
       return 2;
@@ -230,6 +245,14 @@ final class ServeCommand implements Callable<Integer> {
     positive(problems, "--max-rows", maxRows);
     positive(problems, "--max-vocab-size", maxVocabSize);
     positive(problems, "--max-sequences", maxSequences);
+    positive(problems, "--max-shm-regions", maxShmRegions);
+    if (maxShmBytes < 1) {
+      problems.add("--max-shm-bytes must be positive, got " + maxShmBytes);
+    }
+    if (!shmDir.equals(SharedMemoryConfig.defaults().directory())
+        && !java.nio.file.Files.isDirectory(shmDir)) {
+      problems.add("--shm-dir " + shmDir + " is not a directory");
+    }
     if (maxMessageBytes < 1024) {
       problems.add("--max-message-bytes must be at least 1024, got " + maxMessageBytes);
     }

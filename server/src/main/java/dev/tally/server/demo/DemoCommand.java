@@ -12,6 +12,7 @@ import dev.tally.api.v1.TokenChoice;
 import dev.tally.core.TallyVersion;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.inject.Servers;
+import dev.tally.server.loadgen.SharedSlots;
 import dev.tally.server.transport.ListenAddress;
 import dev.tally.server.transport.TallyServer;
 import io.grpc.ManagedChannel;
@@ -78,16 +79,30 @@ public final class DemoCommand implements Callable<Integer> {
         ? NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
             .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build()
         : NettyChannelBuilder.forAddress("127.0.0.1", server.tcpPort()).usePlaintext().build();
+    // Shared memory where the server can map it (JDK 22+ and a /dev/shm): the logits are written
+    // into a region of the demo's, and each step only names them.
+    dev.tally.api.v1.SharedMemoryStatus shm = dev.tally.api.v1.SamplerGrpc.newBlockingStub(channel)
+        .getSharedMemoryStatus(dev.tally.api.v1.GetSharedMemoryStatusRequest.getDefaultInstance());
+    SharedSlots slots = shm.getSupported() && Files.isDirectory(Path.of("/dev/shm"))
+        ? SharedSlots.create((long) settings.size() * model.vocabSize() * 4, "demo") : null;
     try {
       out.printf("Tally %s demo: a word-level trigram model of Shakespeare's Coriolanus"
-          + " (%,d tokens)%nsampled by a Tally server on %s, through one Session.%n%n",
+          + " (%,d tokens)%nsampled by a Tally server on %s, through one Session.%n",
           TallyVersion.get(), model.vocabSize(), uds ? "unix:" + socket : "TCP port " + server.tcpPort());
-      for (Lane lane : generate(model, SamplerGrpc.newStub(channel), settings)) {
+      out.printf(slots != null
+          ? "Logits by shared memory: each step is written into /dev/shm/%s and the request only"
+              + " names the bytes.%n%n"
+          : "Logits inline in each request (%s).%n%n", slots != null ? slots.name()
+          : shm.getUnsupportedReason());
+      for (Lane lane : generate(model, SamplerGrpc.newStub(channel), settings, slots)) {
         print(model, lane);
       }
       out.printf("%d sequences in one session, in %.2f s. Try: ./tally demo --prompt"
           + " \"First Citizen:\" --seed 1%n", settings.size(), (System.nanoTime() - started) / 1e9);
     } finally {
+      if (slots != null) {
+        slots.unlink();
+      }
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       if (group != null) {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -135,7 +150,7 @@ public final class DemoCommand implements Callable<Integer> {
    * leaves the batch (it is removed in the next step), as in continuous batching.
    */
   private List<Lane> generate(NgramModel model, SamplerGrpc.SamplerStub stub,
-      List<Setting> settings) throws InterruptedException, IOException {
+      List<Setting> settings, SharedSlots slots) throws InterruptedException, IOException {
     int[] promptIds = model.encode(prompt);
     List<Lane> lanes = new ArrayList<>();
     for (Setting s : settings) {
@@ -162,6 +177,9 @@ public final class DemoCommand implements Callable<Integer> {
       List<Lane> live = new ArrayList<>();
       for (int i = 0; i < lanes.size(); i++) {
         Lane lane = lanes.get(i);
+        if (step == 0 && i == 0 && slots != null) {
+          request.addRegisterSharedMemory(slots.registration());
+        }
         if (step == 0) {
           request.addAdded(Sequence.newBuilder().setId(i).setParams(lane.setting.params())
               .addAllPromptTokenIds(boxed(promptIds)));
@@ -186,14 +204,20 @@ public final class DemoCommand implements Callable<Integer> {
         }
       }
       data.flip();
-      request.setLogits(Logits.newBuilder().setDtype(DType.DTYPE_FLOAT32).setRows(live.size())
-          .setVocabSize(row.length).setData(ByteString.copyFrom(data)));
+      // One step in flight: its response frees the slot, so slot 0 serves every step.
+      request.setLogits(slots != null
+          ? slots.writeFloats(0, live.size(), row.length, data.asFloatBuffer())
+          : Logits.newBuilder().setDtype(DType.DTYPE_FLOAT32).setRows(live.size())
+              .setVocabSize(row.length).setData(ByteString.copyFrom(data)).build());
       session.onNext(request.build());
       Object reply = replies.poll(30, TimeUnit.SECONDS);
       if (!(reply instanceof SessionResponse)) {
         throw new IOException("the session failed: " + reply);
       }
       SessionResponse response = (SessionResponse) reply;
+      if (step == 0 && slots != null) {
+        slots.unlink(); // mapped by the server now: no name is left behind, however we end
+      }
       if (response.hasError()) {
         throw new IOException("step " + step + " failed: " + response.getError().getMessage());
       }

@@ -153,7 +153,7 @@ final class LoadGenerator {
     });
     try {
       SessionRequest.Builder first = SessionRequest.newBuilder().setStepId(0);
-      SharedSlots slots = plan.sharedMemory() ? SharedSlots.create(plan.stepBytes(), session) : null;
+      SharedSlots slots = plan.sharedMemory() ? SharedSlots.create(plan.stepBytes(), "bench-" + session) : null;
       if (slots != null) {
         first.addRegisterSharedMemory(slots.registration());
       }

@@ -12,10 +12,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * A bench session's shared-memory region: two slots in a {@code /dev/shm} object, written as a
- * model server would write each step's logits, and referenced by the step.
+ * A client's shared-memory region, as a model server keeps one: slots in a {@code /dev/shm}
+ * object, each step's logits copied into one and referenced by the step. Used by {@code tally
+ * bench --shared-memory} and the demo.
  */
-final class SharedSlots {
+public final class SharedSlots {
   private final String name;
   private final Path path;
   private final long slotBytes;
@@ -28,8 +29,9 @@ final class SharedSlots {
     this.map = map;
   }
 
-  static SharedSlots create(long slotBytes, int session) {
-    String name = "tally-bench-" + ProcessHandle.current().pid() + "-" + session;
+  /** Two slots of {@code slotBytes}, named after {@code tag} and this process. */
+  public static SharedSlots create(long slotBytes, String tag) {
+    String name = "tally-" + tag + "-" + ProcessHandle.current().pid();
     Path path = Path.of("/dev/shm", name);
     long size = 2 * slotBytes;
     if (size > Integer.MAX_VALUE) {
@@ -47,20 +49,45 @@ final class SharedSlots {
     }
   }
 
-  RegisterSharedMemoryRequest registration() {
+  /** The in-band (or unary) registration of the whole object. */
+  public RegisterSharedMemoryRequest registration() {
     return RegisterSharedMemoryRequest.newBuilder().setName(name).setKey("/" + name)
         .setByteSize(2 * slotBytes).build();
   }
 
   /** Copies {@code tensor}'s bytes into slot {@code slot} and returns the reference to them. */
-  Logits write(int slot, Logits tensor) {
+  public Logits write(int slot, Logits tensor) {
     long offset = slot * slotBytes;
-    tensor.getData().copyTo(map.slice((int) offset, (int) slotBytes));
+    int size = tensor.getData().size();
+    if (size > slotBytes) {
+      throw new IllegalArgumentException(size + " bytes do not fit a slot of " + slotBytes);
+    }
+    tensor.getData().copyTo(map.slice((int) offset, size));
     return tensor.toBuilder().setSharedMemory(SharedMemoryRef.newBuilder().setRegion(name)
-        .setOffset(offset).setByteSize(slotBytes)).build();
+        .setOffset(offset).setByteSize(size)).build();
   }
 
-  void unlink() {
+  /** Copies float32 rows into slot {@code slot}; returns the [rows × vocab] reference to them. */
+  public Logits writeFloats(int slot, int rows, int vocab, java.nio.FloatBuffer values) {
+    long offset = slot * slotBytes;
+    int size = rows * vocab * 4;
+    if (size > slotBytes) {
+      throw new IllegalArgumentException(size + " bytes do not fit a slot of " + slotBytes);
+    }
+    map.slice((int) offset, size).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+        .put(values);
+    return Logits.newBuilder().setDtype(dev.tally.api.v1.DType.DTYPE_FLOAT32).setRows(rows)
+        .setVocabSize(vocab).setSharedMemory(SharedMemoryRef.newBuilder().setRegion(name)
+            .setOffset(offset).setByteSize(size)).build();
+  }
+
+  /** The object's name: "/" + this is its key. */
+  public String name() {
+    return name;
+  }
+
+  /** Removes the name (the server keeps its mapping); call once registered, or refused. */
+  public void unlink() {
     try {
       Files.deleteIfExists(path);
     } catch (IOException e) {

@@ -94,6 +94,17 @@ final class DeploymentFilesTest {
     assertThat((List<Map<String, Object>>) model.get("env"))
         .anySatisfy(e -> assertThat(e.get("value")).isEqualTo(socket));
 
+    // shared-memory logits: one memory-backed emptyDir at /dev/shm in both containers
+    assertThat(volumes).anySatisfy(v -> {
+      assertThat(v.get("name")).isEqualTo("shm");
+      assertThat((String) get(v, "emptyDir", "medium")).isEqualTo("Memory");
+    });
+    for (Map<String, Object> c : List.of(tally, model)) {
+      assertThat((List<Map<String, Object>>) c.get("volumeMounts"))
+          .anySatisfy(m -> assertThat(m).containsEntry("name", "shm")
+              .containsEntry("mountPath", "/dev/shm"));
+    }
+
     // the plugin directory comes from a volume
     String pluginMount = ((List<Map<String, Object>>) tally.get("volumeMounts")).stream()
         .filter(m -> m.get("name").equals("tally-plugins")).map(m -> (String) m.get("mountPath"))

@@ -103,7 +103,15 @@ final class ServerInfoEndToEndTest {
         .setMaxSequencesPerSession(CONFIG.maxSequencesPerSession())
         .setMaxSessions(CONFIG.maxSessions())
         .setStepDeadlineMillis(CONFIG.stepDeadline().toMillis())
+        .setMaxSharedMemoryRegions(64)
+        .setMaxSharedMemoryBytes(64L << 30)
         .build());
+    // Shared memory: supported from JDK 22, on loopback and the Unix socket alike; none mapped.
+    assertThat(info.getSharedMemory().getSupported())
+        .as("%s", info.getSharedMemory().getUnsupportedReason())
+        .isEqualTo(Runtime.version().feature() >= 22);
+    assertThat(info.getSharedMemory().getServerRegions()).isZero();
+    assertThat(info.getSharedMemory().getServerBytesMapped()).isZero();
     assertThat(info.getLimits().getMaxRows()).isEqualTo(64);
     assertThat(info.getLimits().getMaxTopLogprobs()).isEqualTo(10);
     assertThat(info.getTransportsList()).containsExactlyInAnyOrder(
