@@ -240,6 +240,20 @@ int main(int argc, char** argv) {
       std::printf("%s tokens %s float32's\n", dtype_name(dtype), same ? "==" : "!=");
       ok = ok && same;
     }
+    // The same float32 run with the logits in shared memory, where the server can map them.
+    if (info.shared_memory().supported()) {
+      tally::Session shm(channel, true);
+      bool quiet = false;
+      auto via_shm = decode(shm, vocab, steps, tally::v1::DTYPE_FLOAT32, quiet, ok);
+      grpc::Status end = shm.close();
+      if (!end.ok()) throw tally::Error::from_grpc(end);
+      bool same = via_shm == runs[tally::v1::DTYPE_FLOAT32];
+      std::printf("shared-memory tokens %s inline\n", same ? "==" : "!=");
+      ok = ok && same;
+    } else {
+      std::printf("shared memory not offered here: %s\n",
+                  info.shared_memory().unsupported_reason().c_str());
+    }
     std::printf(ok ? "tokens OK\n" : "tokens MISMATCH\n");
     return ok ? 0 : 1;
   } catch (const tally::Error& e) {

@@ -14,13 +14,22 @@
 // a step the server refused as a whole throws `tally::StepError` and the session goes on; a row
 // that failed alone comes back with `Choice::error` set and `token_id == -1`.
 //
+// Shared memory (docs/shared-memory.md): `tally::Session session(channel, true)` writes each step's
+// logits once into a sealed memfd of this process that the server maps read-only, and the step
+// only names the bytes (the server must be on this host, JDK 22+, over its Unix socket or
+// loopback). The step's response frees the bytes for the next step.
+//
 // Needs the stubs generated from proto/tally/v1/sampler.proto and google/rpc/{status,
 // error_details}.proto (the CMake project in clients/cpp does it) and grpc++. A Session is not
 // thread-safe; a channel is.
 #pragma once
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -171,6 +180,63 @@ inline std::vector<Choice> choices(const google::protobuf::RepeatedPtrField<v1::
 }
 }  // namespace detail
 
+// A sealed memfd of this process, mapped for writing: the place a Session writes its steps.
+// The server opens it as /proc/PID/fd/FD, read-only; it dies with the process.
+class SharedRegion {
+ public:
+  explicit SharedRegion(size_t byte_size, std::string name)
+      : name_(std::move(name)), size_((byte_size + 4095) / 4096 * 4096) {
+    fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd_ < 0) fail("memfd_create");
+    if (ftruncate(fd_, static_cast<off_t>(size_)) != 0) fail("ftruncate");
+    // Sealed: its size can never change, so no read of the server's can fault.
+    if (fcntl(fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) fail("F_ADD_SEALS");
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) fail("mmap");
+    base_ = static_cast<char*>(p);
+  }
+  SharedRegion(const SharedRegion&) = delete;
+  SharedRegion& operator=(const SharedRegion&) = delete;
+  ~SharedRegion() {
+    if (base_ != nullptr) munmap(base_, size_);
+    if (fd_ >= 0) close(fd_);
+  }
+
+  const std::string& name() const { return name_; }
+  size_t size() const { return size_; }
+  std::string key() const {
+    return "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(fd_);
+  }
+
+  // Copies `bytes` to `offset` (the one copy) and points `out` at them.
+  void write(v1::Logits* out, v1::DType dtype, uint32_t rows, uint32_t vocab, const void* data,
+             size_t element_size, size_t offset = 0) {
+    size_t bytes = static_cast<size_t>(rows) * vocab * element_size;
+    if (offset + bytes > size_) throw std::length_error("logits do not fit the shared region");
+    std::memcpy(base_ + offset, data, bytes);
+    out->set_dtype(dtype);
+    out->set_rows(rows);
+    out->set_vocab_size(vocab);
+    v1::SharedMemoryRef* ref = out->mutable_shared_memory();
+    ref->set_region(name_);
+    ref->set_offset(offset);
+    ref->set_byte_size(bytes);
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    int e = errno;
+    if (base_ != nullptr) munmap(base_, size_);
+    if (fd_ >= 0) close(fd_);
+    throw std::runtime_error(std::string("shared memory: ") + what + ": " + std::strerror(e));
+  }
+
+  std::string name_;
+  size_t size_;
+  int fd_ = -1;
+  char* base_ = nullptr;
+};
+
 // Unary calls.
 class Client {
  public:
@@ -218,8 +284,11 @@ class Client {
 // appends each chosen token to its sequence itself.
 class Session {
  public:
-  explicit Session(const std::shared_ptr<grpc::Channel>& channel)
-      : stub_(v1::Sampler::NewStub(channel)), stream_(stub_->Session(&ctx_)) {}
+  // With `shared_memory`, steps travel through a SharedRegion of the session's, registered in-band
+  // with the first step that needs it (and replaced by a larger one when a step needs more).
+  explicit Session(const std::shared_ptr<grpc::Channel>& channel, bool shared_memory = false)
+      : stub_(v1::Sampler::NewStub(channel)), stream_(stub_->Session(&ctx_)),
+        shared_memory_(shared_memory) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
   ~Session() {
@@ -250,8 +319,7 @@ class Session {
 
   // Samples row i of `logits` ([ids.size() x vocab], row-major float32) for sequence ids[i].
   std::vector<Choice> step(const std::vector<uint64_t>& ids, const float* logits, uint32_t vocab) {
-    detail::fill(pending_.mutable_logits(), v1::DTYPE_FLOAT32, rows(ids), vocab, logits,
-                 sizeof(float));
+    put(v1::DTYPE_FLOAT32, rows(ids), vocab, logits, sizeof(float));
     return send(ids);
   }
 
@@ -261,7 +329,7 @@ class Session {
     if (dtype != v1::DTYPE_BFLOAT16 && dtype != v1::DTYPE_FLOAT16) {
       throw std::invalid_argument("16-bit logits are DTYPE_BFLOAT16 or DTYPE_FLOAT16");
     }
-    detail::fill(pending_.mutable_logits(), dtype, rows(ids), vocab, logits, sizeof(uint16_t));
+    put(dtype, rows(ids), vocab, logits, sizeof(uint16_t));
     return send(ids);
   }
 
@@ -284,6 +352,26 @@ class Session {
  private:
   static uint32_t rows(const std::vector<uint64_t>& ids) { return static_cast<uint32_t>(ids.size()); }
 
+  // The step's logits: inline, or copied into the session's region (grown when too small).
+  void put(v1::DType dtype, uint32_t rows, uint32_t vocab, const void* data, size_t element_size) {
+    if (!shared_memory_) {
+      detail::fill(pending_.mutable_logits(), dtype, rows, vocab, data, element_size);
+      return;
+    }
+    size_t bytes = static_cast<size_t>(rows) * vocab * element_size;
+    if (!region_ || region_->size() < bytes) {
+      auto fresh = std::make_unique<SharedRegion>(
+          bytes, "cpp-" + std::to_string(getpid()) + "-" + std::to_string(next_region_++));
+      v1::RegisterSharedMemoryRequest* r = pending_.add_register_shared_memory();
+      r->set_name(fresh->name());
+      r->set_key(fresh->key());
+      r->set_byte_size(fresh->size());
+      if (region_) pending_.add_unregister_shared_memory(region_->name());
+      region_ = std::move(fresh);
+    }
+    region_->write(pending_.mutable_logits(), dtype, rows, vocab, data, element_size);
+  }
+
   std::vector<Choice> send(const std::vector<uint64_t>& ids) {
     if (closed_) throw Error(grpc::StatusCode::FAILED_PRECONDITION, "the session is closed");
     v1::SessionRequest req;
@@ -300,7 +388,11 @@ class Session {
     if (resp.step_id() != req.step_id()) {
       throw Error(grpc::StatusCode::INTERNAL, "answer to another step");
     }
-    if (resp.has_error()) throw StepError(Error::from_status(resp.error()));
+    if (resp.has_error()) {
+      // A refused step changed nothing: a region it registered is not the server's either.
+      if (req.register_shared_memory_size() > 0) region_.reset();
+      throw StepError(Error::from_status(resp.error()));
+    }
     return detail::choices(resp.choices());
   }
 
@@ -310,6 +402,9 @@ class Session {
   v1::SessionRequest pending_;
   uint64_t next_step_ = 0;
   bool closed_ = false;
+  bool shared_memory_ = false;
+  std::unique_ptr<SharedRegion> region_;
+  uint64_t next_region_ = 0;
 };
 
 }  // namespace tally
