@@ -22,8 +22,10 @@ import java.util.Map;
  * <p><b>Rule (HF's).</b> A sequence {@code (s_0, …, s_{k−1})} applies to its last token {@code
  * s_{k−1}}: a single-token sequence always applies (a plain logit bias / a plain ban); a longer one
  * applies when its prefix {@code (s_0, …, s_{k−2})} equals the last {@code k − 1} tokens of the
- * history (prompt + output), and is ignored while it is longer than the history ({@code k > L} —
- * HF's check, so a sequence whose prefix is exactly the whole history still waits one token).
+ * history (prompt + output), including when the prefix is the whole history ({@code L = k − 1}),
+ * and is ignored only while its prefix is longer than the history ({@code k − 1 > L}). HF's own
+ * check ({@code k > L}) skips the case where the prefix is the whole history, which is where a
+ * session that sends no prompt meets these rules first; Tally matches it (since 0.1.0, #20).
  * Every applicable bias on one token is summed first (in float32, single-token ones first, then
  * the others in request order) and added once, as HF adds one bias tensor. Identical sequences
  * count once (HF's keys form a dict).
@@ -169,7 +171,7 @@ final class SequenceBias implements LogitsProcessor {
     if (prefix == 0) {
       return true;
     }
-    if (prefix + 1 > length) { // HF: a sequence longer than the context is ignored
+    if (prefix > length) { // a prefix longer than the history cannot end it
       return false;
     }
     int from = length - prefix;

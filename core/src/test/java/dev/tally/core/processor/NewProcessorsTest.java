@@ -247,10 +247,12 @@ final class NewProcessorsTest {
     assertThat(removed(c, TokenLog.empty(), flat)).containsExactly(5); // single tokens: always
     c = pipeline(stage("bad_words", "sequences", sequences(new int[] {5}, new int[] {1, 2, 3})));
     assertThat(removed(c, history(new int[] {0, 1}, new int[] {2}), flat)).containsExactly(3, 5);
-    // HF's length rule: a 3-token sequence is ignored while the history holds fewer than 3
-    // tokens, even when its 2-token prefix is the whole history.
+    // A 3-token sequence whose 2-token prefix is the whole history applies (#20; HF skips it),
+    // and one whose prefix is longer than the history cannot.
     c = pipeline(stage("bad_words", "sequences", sequences(new int[] {1, 2, 3})));
-    assertThat(removed(c, history(new int[] {1}, new int[] {2}), flat)).isEmpty();
+    assertThat(removed(c, history(new int[] {1}, new int[] {2}), flat)).containsExactly(3);
+    c = pipeline(stage("bad_words", "sequences", sequences(new int[] {1, 2, 3})));
+    assertThat(removed(c, history(new int[] {}, new int[] {2}), flat)).isEmpty();
     // Without eos_token_ids a single-token [4] is a plain ban.
     c = pipeline(stage("bad_words", "sequences", sequences(new int[] {4})));
     assertThat(removed(c, prompt(0), flat)).containsExactly(4);
@@ -260,7 +262,10 @@ final class NewProcessorsTest {
     assertThat(removed(c, prompt(3, 0), flat)).containsExactly(4);
     c = pipeline(stage("bad_words", "sequences", sequences(new int[] {0, 4}),
         "eos_token_ids", ids(4)));
-    assertThat(removed(c, prompt(0), flat)).isEmpty(); // 2 tokens > a history of 1: ignored
+    assertThat(removed(c, prompt(0), flat)).containsExactly(4); // the prefix [0] is the history
+    c = pipeline(stage("bad_words", "sequences", sequences(new int[] {0, 4}),
+        "eos_token_ids", ids(4)));
+    assertThat(removed(c, TokenLog.empty(), flat)).isEmpty(); // a prefix of 1 > a history of 0
   }
 
   @Test
@@ -271,8 +276,8 @@ final class NewProcessorsTest {
     assertThat(logitsAfter(prompt(0, 1), new float[] {0, 0, 0}, p))
         .containsExactly(0f, 0f, 3f);
     assertThat(logitsAfter(prompt(0, 3), new float[] {0, 0, 0}, p)).containsExactly(0f, 0f, 1.5f);
-    // HF's length rule: [1, 2] is ignored while the history is shorter than 2 tokens.
-    assertThat(logitsAfter(prompt(1), new float[] {0, 0, 0}, p)).containsExactly(0f, 0f, 1.5f);
+    // [1, 2] applies when its prefix [1] is the whole history (#20; HF waits one more token).
+    assertThat(logitsAfter(prompt(1), new float[] {0, 0, 0}, p)).containsExactly(0f, 0f, 3f);
     assertThat(logitsAfter(TokenLog.empty(), new float[] {0, 0, 0}, p))
         .containsExactly(0f, 0f, 1.5f);
     // -inf stays -inf.
