@@ -40,7 +40,12 @@ public enum ErrorCode {
   /** Shared memory cannot be used here: an older JVM, a non-loopback listener, an unopenable object. */
   SHARED_MEMORY_UNAVAILABLE(Canonical.FAILED_PRECONDITION),
   /** A region shrank or vanished under the server while a step read it; the region is dropped. */
-  REGION_UNAVAILABLE(Canonical.DATA_LOSS);
+  REGION_UNAVAILABLE(Canonical.DATA_LOSS),
+  /**
+   * The request's bytes do not parse as its message type (truncated, a bad varint or wire type,
+   * a length past the end): a client's framing bug, or not a Tally client at all.
+   */
+  MALFORMED_REQUEST(Canonical.INVALID_ARGUMENT);
 
   private final Canonical canonical;
 

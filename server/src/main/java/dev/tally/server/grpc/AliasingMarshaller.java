@@ -27,16 +27,18 @@ import java.io.InputStream;
 final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Marshaller<T> {
   private final Parser<T> parser;
   private final MethodDescriptor.Marshaller<T> fallback;
+  private final RequestBuffers buffers;
 
-  private AliasingMarshaller(T defaultInstance) {
+  private AliasingMarshaller(T defaultInstance, RequestBuffers buffers) {
+    this.buffers = buffers;
     @SuppressWarnings("unchecked")
     Parser<T> p = (Parser<T>) defaultInstance.getParserForType();
     this.parser = p;
     this.fallback = ProtoUtils.marshaller(defaultInstance);
   }
 
-  static <T extends Message> AliasingMarshaller<T> of(T defaultInstance) {
-    return new AliasingMarshaller<>(defaultInstance);
+  static <T extends Message> AliasingMarshaller<T> of(T defaultInstance, RequestBuffers buffers) {
+    return new AliasingMarshaller<>(defaultInstance, buffers);
   }
 
   @Override
@@ -56,20 +58,20 @@ final class AliasingMarshaller<T extends Message> implements MethodDescriptor.Ma
       in.checkLastTagWas(0);
       return message;
     } catch (InvalidProtocolBufferException e) {
-      throw Status.INTERNAL.withDescription("invalid protobuf message: " + e.getMessage())
+      throw Status.INVALID_ARGUMENT.withDescription("invalid protobuf message: " + e.getMessage())
           .withCause(e).asRuntimeException();
     } catch (IOException e) {
-      throw Status.INTERNAL.withDescription("cannot read the message: " + e.getMessage())
+      throw Status.INVALID_ARGUMENT.withDescription("cannot read the message: " + e.getMessage())
           .withCause(e).asRuntimeException();
     }
   }
 
   /** The message's bytes, in {@code [0, size[0])} of the array (from {@link RequestBuffers}). */
-  private static byte[] readAll(InputStream stream, int[] sizeOut) throws IOException {
+  private byte[] readAll(InputStream stream, int[] sizeOut) throws IOException {
     if (stream instanceof KnownLength) {
       int size = stream.available();
       sizeOut[0] = size;
-      byte[] bytes = RequestBuffers.SHARED.take(size);
+      byte[] bytes = buffers.take(size);
       int read = 0;
       while (read < size) {
         int n = stream.read(bytes, read, size - read);

@@ -18,13 +18,14 @@ import java.util.WeakHashMap;
  * pool handed it out: a message that never went through the marshaller (an in-process call may
  * pass the client's own object) keeps its bytes. Arrays whose step failed or timed out are simply
  * left to the garbage collector.
+ *
+ * <p>One per server ({@link SamplerService} holds it), so two servers in one JVM never share
+ * arrays.
  */
 final class RequestBuffers {
   /** Smaller messages are cheap to allocate; pooling them would only hold memory. */
   static final int MIN_POOLED = 1 << 20;
   private static final int MAX_FREE = 16;
-
-  static final RequestBuffers SHARED = new RequestBuffers();
 
   private final ArrayDeque<byte[]> free = new ArrayDeque<>();
   // Weak keys: an array handed out and never given back (a failed step) is not kept alive here.

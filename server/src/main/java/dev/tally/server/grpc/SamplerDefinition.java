@@ -14,8 +14,8 @@ import java.util.List;
 /**
  * The {@code tally.v1.Sampler} service definition as the server binds it: the generated one, with
  * the tensor-carrying requests ({@code Sample}, {@code Session}) parsed by {@link
- * AliasingMarshaller}, and every request held to {@code max_message_bytes} by {@link
- * MessageSizeLimit}.
+ * AliasingMarshaller}, and every request held to {@code max_message_bytes} and checked to parse by
+ * {@link RequestGuard}.
  */
 public final class SamplerDefinition {
   private SamplerDefinition() {}
@@ -36,10 +36,12 @@ public final class SamplerDefinition {
     List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
     // The service descriptor must hold the very method descriptors bound below; the schema
     // descriptor is kept, so reflection still describes the service.
+    MalformedLog malformedLog = new MalformedLog(System::nanoTime);
     ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
         .setSchemaDescriptor(original.getSchemaDescriptor());
     for (ServerMethodDefinition<?, ?> method : generated.getMethods()) {
-      ServerMethodDefinition<?, ?> m = limited(method, maxMessageBytes, metrics);
+      ServerMethodDefinition<?, ?> m = guarded(service, method, maxMessageBytes,
+          metrics, malformedLog);
       methods.add(m);
       descriptor.addMethod(m.getMethodDescriptor());
     }
@@ -48,25 +50,26 @@ public final class SamplerDefinition {
     return b.build();
   }
 
-  /** The transport's limit for this {@code max_message_bytes}: see {@link MessageSizeLimit}. */
+  /** The transport's limit for this {@code max_message_bytes}: see {@link RequestGuard}. */
   public static int transportLimit(int maxMessageBytes) {
-    return MessageSizeLimit.transportLimit(maxMessageBytes);
+    return RequestGuard.transportLimit(maxMessageBytes);
   }
 
   @SuppressWarnings("unchecked")
-  private static <Q, R> ServerMethodDefinition<?, R> limited(ServerMethodDefinition<Q, R> m,
-      int maxMessageBytes, TallyMetrics metrics) {
+  private static <Q, R> ServerMethodDefinition<?, R> guarded(SamplerService service,
+      ServerMethodDefinition<Q, R> m, int maxMessageBytes, TallyMetrics metrics,
+      MalformedLog malformedLog) {
     MethodDescriptor<Q, R> d = m.getMethodDescriptor();
     MethodDescriptor.Marshaller<Q> marshaller;
     if (d.getFullMethodName().equals(SamplerGrpc.getSampleMethod().getFullMethodName())) {
       marshaller = (MethodDescriptor.Marshaller<Q>) AliasingMarshaller.of(
-          SampleRequest.getDefaultInstance());
+          SampleRequest.getDefaultInstance(), service.requestBuffers());
     } else if (d.getFullMethodName().equals(SamplerGrpc.getSessionMethod().getFullMethodName())) {
       marshaller = (MethodDescriptor.Marshaller<Q>) AliasingMarshaller.of(
-          SessionRequest.getDefaultInstance());
+          SessionRequest.getDefaultInstance(), service.requestBuffers());
     } else {
       marshaller = d.getRequestMarshaller();
     }
-    return MessageSizeLimit.limit(m, marshaller, maxMessageBytes, metrics);
+    return RequestGuard.guard(m, marshaller, maxMessageBytes, metrics, malformedLog);
   }
 }

@@ -74,6 +74,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
   private final LongSupplier seeds;
   private final dev.tally.server.metrics.TallyMetrics metrics;
   private final SharedMemory sharedMemory;
+  private final RequestBuffers buffers = new RequestBuffers();
 
   @Inject
   SamplerService(ServerConfig config, ProcessorRegistry registry, SamplerPool pool,
@@ -213,7 +214,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
       RegionTable own = sharedMemory.newTable(connection == null ? null
           : connection.unavailableReason());
       call = new SessionCall((ServerCallStreamObserver<SessionResponse>) out, state, pool, limits,
-          sessions, own, connection).withStats(metrics.session(
+          sessions, own, connection, buffers).withStats(metrics.session(
               dev.tally.server.metrics.PeerInterceptor.current(), state::size));
     } catch (RuntimeException e) {
       sessions.unreserve(); // the stream never opened: its slot is free again
@@ -221,6 +222,11 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     }
     call.start(); // the call holds the slot from here: closing it frees the slot
     return call;
+  }
+
+  /** The arrays this server's large requests are parsed into (see {@link SamplerDefinition}). */
+  RequestBuffers requestBuffers() {
+    return buffers;
   }
 
   @Override

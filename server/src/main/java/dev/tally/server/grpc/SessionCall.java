@@ -43,6 +43,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
   private final SessionTracker tracker;
   private final RegionTable regions; // this stream's in-band shared-memory regions
   private final RegionTable connectionRegions; // its connection's (unary registrations); may be null
+  private final RequestBuffers buffers; // where the requests' arrays go back for reuse
   private volatile dev.tally.server.metrics.SessionStats stats; // metrics + log lines; may be null
 
   // Guarded by this: the stream may be closed from a sampler thread, a gRPC thread or shutdown.
@@ -55,7 +56,8 @@ final class SessionCall implements StreamObserver<SessionRequest> {
 
   SessionCall(ServerCallStreamObserver<SessionResponse> out, SessionState state, SamplerPool pool,
       StepLimits limits, SessionTracker tracker, RegionTable regions,
-      RegionTable connectionRegions) {
+      RegionTable connectionRegions, RequestBuffers buffers) {
+    this.buffers = buffers;
     this.regions = regions;
     this.connectionRegions = connectionRegions;
     this.out = out;
@@ -77,7 +79,25 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     out.setOnCancelHandler(this::cancelled);
     out.setOnReadyHandler(this::ready);
     tracker.opened(this);
+    MalformedSteps.register(this::malformed);
     out.request(1);
+  }
+
+  /**
+   * A request that did not parse: answered as a failed step with no step id (it is in the bytes
+   * that did not parse), in order like every step; nothing changes and the stream goes on.
+   */
+  private void malformed(TallyException error) {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      stepInFlight = true;
+    }
+    if (stats != null) {
+      stats.error(error);
+    }
+    finishStep(SessionResponse.newBuilder().setError(Errors.toStatus(error)).build());
   }
 
   @Override
@@ -107,7 +127,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
         stats.error(e);
       }
       undo(registered, logits);
-      RequestBuffers.SHARED.giveBack(request.getLogits().getData()); // nothing sampled from it
+      buffers.giveBack(request.getLogits().getData()); // nothing sampled from it
       finishStep(SessionResponse.newBuilder().setStepId(stepId).setError(Errors.toStatus(e))
           .build());
       return;
@@ -126,7 +146,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       if (logits != null) {
         logits.release();
       }
-      RequestBuffers.SHARED.giveBack(request.getLogits().getData());
+      buffers.giveBack(request.getLogits().getData());
       if (stats != null) {
         stats.step(0, logitsBytes, System.nanoTime() - received, 0, 0);
       }
@@ -179,7 +199,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       }
       stepLogits.release(); // before the response: the response frees the client's slot
       if (logitsFree) {
-        RequestBuffers.SHARED.giveBack(request.getLogits().getData());
+        buffers.giveBack(request.getLogits().getData());
       }
       if (stats != null) {
         long now = System.nanoTime();

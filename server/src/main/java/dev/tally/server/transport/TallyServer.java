@@ -8,6 +8,7 @@ import dev.tally.server.grpc.ServerInfoSource;
 import dev.tally.server.grpc.SessionTracker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import dev.tally.server.metrics.PeerInterceptor;
 import dev.tally.server.metrics.TallyMetrics;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -60,6 +61,8 @@ public final class TallyServer {
   private final ServerInfoSource info;
   private final TallyMetrics metrics;
   private final ConnectionRegions connectionRegions;
+  // One for all listeners: it holds the rate limit of the malformed-request log line.
+  private final ServerServiceDefinition sampler;
   private final HealthStatusManager health = new HealthStatusManager();
   private final List<Server> servers = new ArrayList<>();
   private final List<SocketAddress> bound = new ArrayList<>();
@@ -78,6 +81,9 @@ public final class TallyServer {
     this.pool = pool;
     this.sessions = sessions;
     this.info = info;
+    this.sampler = ServerInterceptors.intercept(
+        SamplerDefinition.bind(service, config.maxMessageBytes(), metrics),
+        new PeerInterceptor(), connectionRegions);
   }
 
   /**
@@ -155,14 +161,12 @@ public final class TallyServer {
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .executor(handlers)
-        // Above Tally's own limit, so that Tally refuses with its error (MessageSizeLimit).
+        // Above Tally's own limit, so that Tally refuses with its error (RequestGuard).
         .maxInboundMessageSize(SamplerDefinition.transportLimit(config.maxMessageBytes()))
         .flowControlWindow(config.flowControlWindow())
         // Each connection's shared-memory regions live and die with it.
         .addTransportFilter(connectionRegions)
-        .addService(ServerInterceptors.intercept(SamplerDefinition.bind(service,
-            config.maxMessageBytes(), metrics),
-            new PeerInterceptor(), connectionRegions))
+        .addService(sampler)
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .build();

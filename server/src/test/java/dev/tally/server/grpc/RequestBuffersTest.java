@@ -47,16 +47,17 @@ final class RequestBuffersTest {
   /** Through the marshaller: the parsed tensor is a view of a pooled array, reused next time. */
   @Test
   void theMarshallerParsesLargeRequestsIntoReusedArrays() {
+    RequestBuffers pool = new RequestBuffers();
     AliasingMarshaller<SessionRequest> m =
-        AliasingMarshaller.of(SessionRequest.getDefaultInstance());
-    int before = RequestBuffers.SHARED.freeCount();
+        AliasingMarshaller.of(SessionRequest.getDefaultInstance(), pool);
+    int before = pool.freeCount();
     SessionRequest first = m.parse(m.stream(request(3 << 20, (byte) 1)));
     assertThat(first.getLogits().getData().byteAt(12345)).isEqualTo((byte) 1);
-    RequestBuffers.SHARED.giveBack(first.getLogits().getData());
-    assertThat(RequestBuffers.SHARED.freeCount()).isEqualTo(before + 1);
+    pool.giveBack(first.getLogits().getData());
+    assertThat(pool.freeCount()).isEqualTo(before + 1);
     InputStream next = m.stream(request(3 << 20, (byte) 2));
     SessionRequest second = m.parse(next);
-    assertThat(RequestBuffers.SHARED.freeCount()).isEqualTo(before);
+    assertThat(pool.freeCount()).isEqualTo(before);
     assertThat(second.getStepId()).isEqualTo(2);
     assertThat(second.getLogits().getData().byteAt(12345)).isEqualTo((byte) 2);
     assertThat(second.getLogits().getData().size()).isEqualTo(3 << 20);

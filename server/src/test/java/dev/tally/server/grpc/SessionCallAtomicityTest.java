@@ -96,7 +96,8 @@ final class SessionCallAtomicityTest {
     Out out = new Out();
     SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20),
         new SessionTracker(), new dev.tally.server.shm.SharedMemory(
-            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null);
+            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
+            new RequestBuffers());
     call.start();
     // Step 1 succeeds: sequences 1 and 2 registered, one token sampled for 1.
     call.onNext(SessionRequest.newBuilder().setStepId(1).addAdded(seq(1, 3)).addAdded(seq(2, 4))
@@ -159,7 +160,8 @@ final class SessionCallAtomicityTest {
       Out out = new Out();
       SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20),
           new SessionTracker(), new dev.tally.server.shm.SharedMemory(
-            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null);
+            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
+            new RequestBuffers());
       call.start();
       assertThat(out.requested).isEqualTo(1);
       out.ready = false; // the client's window is full: it is not reading
@@ -183,7 +185,8 @@ final class SessionCallAtomicityTest {
       Out out = new Out();
       SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20),
           new SessionTracker(), new dev.tally.server.shm.SharedMemory(
-            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null);
+            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
+            new RequestBuffers());
       call.start();
       // Sequence 42's prompt holds token 500; the step's vocabulary is 16. Row 1 is fine.
       call.onNext(SessionRequest.newBuilder().setStepId(1).addAdded(seq(5, 1))

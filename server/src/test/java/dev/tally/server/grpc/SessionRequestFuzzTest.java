@@ -53,7 +53,8 @@ final class SessionRequestFuzzTest {
     SessionCallAtomicityTest.Out out = new SessionCallAtomicityTest.Out();
     SessionCall call = new SessionCall(out, state, POOL, new StepLimits(8, 4096),
         new SessionTracker(), new dev.tally.server.shm.SharedMemory(
-            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null);
+            dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
+            new RequestBuffers());
     call.start();
     int steps = data.consumeInt(1, 6);
     for (int s = 0; s < steps; s++) {
