@@ -145,8 +145,8 @@ final class MalformedRequestsEndToEndTest {
     int malformed = 0;
     for (ManagedChannel channel : List.of(server.tcp, server.uds)) {
       for (Malformed c : cases(valid, sampleWithBadString())) {
-        StatusRuntimeException e = catchThrowableOfType(
-            () -> RawCalls.sample(channel, c.bytes()), StatusRuntimeException.class);
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+            () -> RawCalls.sample(channel, c.bytes()));
         assertThat(e).as(c.name()).isNotNull();
         assertMalformed(StatusProto.fromThrowable(e), c, "tally.v1.SampleRequest");
         malformed++;
@@ -161,11 +161,11 @@ final class MalformedRequestsEndToEndTest {
   void aMalformedGetServerInfoIsInvalidArgument() {
     // Every method is guarded, not only the tensor-carrying ones.
     byte[] bytes = bytes(0x0f, 0x01);
-    StatusRuntimeException e = catchThrowableOfType(() -> io.grpc.stub.ClientCalls
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> io.grpc.stub.ClientCalls
         .blockingUnaryCall(server.uds, dev.tally.api.v1.SamplerGrpc.getGetServerInfoMethod()
             .toBuilder(new RawBytes(), dev.tally.api.v1.SamplerGrpc.getGetServerInfoMethod()
-                .getResponseMarshaller()).build(), io.grpc.CallOptions.DEFAULT, bytes),
-        StatusRuntimeException.class);
+                .getResponseMarshaller()).build(), io.grpc.CallOptions.DEFAULT, bytes));
     assertMalformed(StatusProto.fromThrowable(e),
         new Malformed("wrong wire type", bytes, "invalid wire type"),
         "tally.v1.GetServerInfoRequest");
@@ -178,8 +178,8 @@ final class MalformedRequestsEndToEndTest {
     // A SessionResponse parses as a SampleRequest (its fields are unknown there): a request
     // without logits, refused as such.
     byte[] other = SessionResponse.newBuilder().setStepId(7).build().toByteArray();
-    StatusRuntimeException e = catchThrowableOfType(() -> RawCalls.sample(server.uds, other),
-        StatusRuntimeException.class);
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> RawCalls.sample(server.uds, other));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(reason(StatusProto.fromThrowable(e))).isEqualTo("INVALID_TENSOR field=logits");
   }
