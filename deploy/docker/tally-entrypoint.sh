@@ -23,10 +23,11 @@ fi
 
 # The plugins folder beside the jar is loaded by default (PluginDirs); the Vector API module lets
 # the sampling kernels use SIMD. Netty's native transport and Guice's sun.misc.Unsafe use are
-# allowed up front where the JDK has the flags, so no JVM warnings open the log.
+# allowed up front where the JDK has the flags, so no JVM warnings open the log. java.nio is
+# opened to Netty so it frees direct buffers without the JDK's cleaner (faster inline steps).
 feature="$("$java_bin" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = //p')"
-quiet=""
-if [ "${feature%%.*}" -ge 22 ] 2>/dev/null; then quiet="--enable-native-access=ALL-UNNAMED"; fi
+quiet="--add-opens=java.base/java.nio=ALL-UNNAMED -Dio.netty.tryReflectionSetAccessible=true"
+if [ "${feature%%.*}" -ge 22 ] 2>/dev/null; then quiet="$quiet --enable-native-access=ALL-UNNAMED"; fi
 if [ "${feature%%.*}" -ge 23 ] 2>/dev/null; then quiet="$quiet --sun-misc-unsafe-memory-access=allow"; fi
 # shellcheck disable=SC2086
 exec "$java_bin" --add-modules jdk.incubator.vector $quiet ${TALLY_JAVA_OPTS:-} -jar "$jar" "$@"

@@ -12,6 +12,7 @@ import io.grpc.ServerServiceDefinition;
 import dev.tally.server.metrics.PeerInterceptor;
 import dev.tally.server.metrics.TallyMetrics;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.NettyServerBuilder;
 import dev.tally.server.shm.ConnectionRegions;
 import dev.tally.server.shm.SharedMemory;
@@ -153,9 +154,9 @@ public final class TallyServer {
       channel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     }
     NettyServerBuilder builder = NettyServerBuilder.forAddress(address.socketAddress());
-    if (!address.isUnix() && config.tls() != null) {
-      builder.sslContext(Security.serverContext(config.tls()));
-    }
+    builder.protocolNegotiator(new CompositeCumulation(!address.isUnix() && config.tls() != null
+        ? InternalProtocolNegotiators.serverTls(Security.serverContext(config.tls()))
+        : InternalProtocolNegotiators.serverPlaintext()));
     return builder
         .channelType(channel)
         .bossEventLoopGroup(boss)

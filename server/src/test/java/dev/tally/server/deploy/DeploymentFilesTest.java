@@ -132,7 +132,9 @@ final class DeploymentFilesTest {
         PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE));
     Map<String, String> env = Map.of("TALLY_HOME", home.toString(),
         "TALLY_JAVA", fakeJava.toString(), "TALLY_JAVA_OPTS", "-Xmx1g -Dx=y");
-    assertThat(run(env)).isEqualTo(List.of("--add-modules", "jdk.incubator.vector", "-Xmx1g",
+    assertThat(run(env)).isEqualTo(List.of("--add-modules", "jdk.incubator.vector",
+        "--add-opens=java.base/java.nio=ALL-UNNAMED", "-Dio.netty.tryReflectionSetAccessible=true",
+        "-Xmx1g",
         "-Dx=y", "-jar", home + "/tally-server-all.jar", "serve", "--listen",
         "unix:/run/tally/tally.sock"));
     assertThat(run(env, "health", "--target", "unix:/x y.sock")).endsWith("health", "--target",
