@@ -16,10 +16,17 @@ from tally_client._proto.tally.v1 import sampler_pb2 as pb
 from tally_client._proto.tally.v1 import sampler_pb2_grpc
 from tally_client._result import Result
 from tally_client._shm import Region, nbytes_of
-from tally_client._tensor import to_logits
+from tally_client._tensor import InlineRequest
 
 _MiB = 1 << 20
 _END = object()  # closes a session's request stream (half-close)
+_SAMPLE = "/tally.v1.Sampler/Sample"
+_SESSION = "/tally.v1.Sampler/Session"
+
+
+def _serialize(request: Any) -> bytes:
+    """A protobuf message or an `InlineRequest`: both serialize themselves."""
+    return request.SerializeToString()
 
 PathOrPem = Union[bytes, str, "os.PathLike[str]"]
 
@@ -127,6 +134,13 @@ class Client:
         else:
             self.channel = grpc.insecure_channel(target, options=opts)
         self.stub = sampler_pb2_grpc.SamplerStub(self.channel)
+        # The tensor-carrying methods take `InlineRequest`s too (one copy of the logits).
+        self._sample = self.channel.unary_unary(
+            _SAMPLE, request_serializer=_serialize,
+            response_deserializer=pb.SampleResponse.FromString)
+        self._session = self.channel.stream_stream(
+            _SESSION, request_serializer=_serialize,
+            response_deserializer=pb.SessionResponse.FromString)
         # Shared-memory regions for `sample(shared_memory=True)`, one per call in flight.
         self._free_regions: list[Region] = []
         self._regions_lock = threading.Lock()
@@ -207,11 +221,17 @@ class Client:
         region = self._take_region(nbytes_of(logits), timeout) \
             if shared_memory and not isinstance(logits, pb.Logits) else None
         try:
-            tensor = region.write(0, logits) if region is not None else to_logits(logits)
-            request = pb.SampleRequest(params=plist, logits=tensor)
+            message = pb.SampleRequest(params=plist)
             if histories is not None:
-                request.histories.extend(_history(h) for h in histories)
-            response = self._call(self.stub.Sample, request, timeout)
+                message.histories.extend(_history(h) for h in histories)
+            request: Any = message
+            if region is not None:
+                message.logits.CopyFrom(region.write(0, logits))
+            elif isinstance(logits, pb.Logits):
+                message.logits.CopyFrom(logits)
+            else:
+                request = InlineRequest(message, logits)
+            response = self._call(self._sample, request, timeout)
         finally:
             if region is not None:  # answered: the bytes are free again
                 with self._regions_lock:
@@ -255,7 +275,7 @@ class Client:
         step's logits are written once into a region of the session's (registered in-band, grown
         when a step needs more, freed with the stream) and only their place travels.
         """
-        return Session(self.stub, timeout=timeout, metadata=metadata,
+        return Session(self._session, timeout=timeout, metadata=metadata,
                        shared_memory=shared_memory)
 
 
@@ -275,12 +295,12 @@ class Session:
     Not thread-safe: drive a session from one thread (open one session per loop).
     """
 
-    def __init__(self, stub: sampler_pb2_grpc.SamplerStub, *, timeout: Optional[float] = None,
+    def __init__(self, method: grpc.StreamStreamMultiCallable, *,
+                 timeout: Optional[float] = None,
                  metadata: Optional[Sequence[tuple[str, str]]] = None,
                  shared_memory: bool = False):
         self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
-        self._call = stub.Session(iter(self._requests.get, _END), timeout=timeout,
-                                  metadata=metadata)
+        self._call = method(iter(self._requests.get, _END), timeout=timeout, metadata=metadata)
         self._added: list[pb.Sequence] = []
         self._removed: list[int] = []
         self._appended: list[pb.SequenceTokens] = []
@@ -371,14 +391,20 @@ class Session:
         applied, the session goes on), `TallyError` if the stream itself failed.
         """
         ids = _ids(seq_ids)
-        if self._shared_memory and not isinstance(logits, pb.Logits):
+        inline = None
+        if isinstance(logits, pb.Logits):
+            tensor = logits
+        elif self._shared_memory:
             # One step in flight at a time: its response frees the slot for the next step.
             tensor = self._shared_region(nbytes_of(logits)).write(0, logits)
         else:
-            tensor = to_logits(logits)
+            tensor = inline = InlineRequest(pb.SessionRequest(), logits)
         if tensor.rows != len(ids):
             raise ValueError(f"{len(ids)} sequence ids for {tensor.rows} rows of logits")
-        response = self._send(row_sequence_ids=ids, logits=tensor)
+        if inline is not None:
+            response = self._send(inline, row_sequence_ids=ids)
+        else:
+            response = self._send(row_sequence_ids=ids, logits=tensor)
         return Result(response.choices, ids)
 
     def _shared_region(self, nbytes: int) -> Region:
@@ -404,24 +430,29 @@ class Session:
         if self._added or self._removed or self._appended:
             self._send()
 
-    def _send(self, **fields: Any) -> pb.SessionResponse:
+    def _send(self, inline: Optional[InlineRequest] = None, **fields: Any) -> pb.SessionResponse:
+        """Sends the pending registry changes with `fields` (or with `inline`'s logits)."""
         if self._closed:
             raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
         added, removed, appended = self._added, self._removed, self._appended
         self._added, self._removed, self._appended = [], [], []
         request = pb.SessionRequest(added=added, removed=removed, appended=appended, **fields)
-        response = self._exchange(request)
+        if inline is not None:
+            inline.message = request
+        response = self._exchange(request, inline)
         self._sequences.update(s.id for s in added)
         self._sequences.difference_update(removed)
         return response
 
-    def _exchange(self, request: pb.SessionRequest) -> pb.SessionResponse:
-        """Numbers one request, sends it and returns its answer."""
+    def _exchange(self, request: pb.SessionRequest,
+                  inline: Optional[InlineRequest] = None) -> pb.SessionResponse:
+        """Numbers one request, sends it (as `inline`, which wraps it, if given) and returns its
+        answer."""
         if self._closed:
             raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
         step_id = request.step_id = self._next_step
         self._next_step += 1
-        self._requests.put(request)
+        self._requests.put(request if inline is None else inline)
         try:
             response = next(self._call)
         except grpc.RpcError as e:

@@ -56,16 +56,8 @@ def _numpy_dtype(a: np.ndarray) -> tuple[np.ndarray, int]:
     )
 
 
-def to_logits(logits: Any) -> pb.Logits:
-    """Returns `logits` ([rows, vocab] or [vocab]) as a `tally.v1.Logits` message.
-
-    Accepts numpy arrays (float32, float16, ml_dtypes bfloat16, or uint16/int16 holding bfloat16
-    bits; float64 is narrowed to float32),
-    PyTorch tensors on any device (float32, float16, bfloat16 sent as its raw bits; float64
-    narrowed), and ready-made `tally.v1.Logits` messages (passed through).
-    """
-    if isinstance(logits, pb.Logits):
-        return logits
+def _wire_array(logits: Any) -> tuple[np.ndarray, int]:
+    """`logits` as a C-contiguous, little-endian [rows, vocab] array, and its wire dtype."""
     if _is_torch_tensor(logits):
         arr, dtype = _torch_to_numpy(logits)
     else:
@@ -80,9 +72,65 @@ def to_logits(logits: Any) -> pb.Logits:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2:
         raise ValueError(f"logits must have shape [rows, vocab] or [vocab], not {list(arr.shape)}")
-    rows, vocab = arr.shape
-    # Little-endian, row-major: one copy into the message's bytes (two for a strided view).
     if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and not _LITTLE):
         arr = arr.astype(arr.dtype.newbyteorder("<"))
-    data = np.ascontiguousarray(arr).tobytes()
-    return pb.Logits(dtype=dtype, rows=rows, vocab_size=vocab, data=data)
+    return np.ascontiguousarray(arr), dtype  # no copy when it already is (the usual case)
+
+
+def to_logits(logits: Any) -> pb.Logits:
+    """Returns `logits` ([rows, vocab] or [vocab]) as a `tally.v1.Logits` message.
+
+    Accepts numpy arrays (float32, float16, ml_dtypes bfloat16, or uint16/int16 holding bfloat16
+    bits; float64 is narrowed to float32),
+    PyTorch tensors on any device (float32, float16, bfloat16 sent as its raw bits; float64
+    narrowed), and ready-made `tally.v1.Logits` messages (passed through).
+    """
+    if isinstance(logits, pb.Logits):
+        return logits
+    arr, dtype = _wire_array(logits)
+    rows, vocab = arr.shape
+    return pb.Logits(dtype=dtype, rows=rows, vocab_size=vocab, data=arr.tobytes())
+
+
+# Field 15, wire type 2 (length-delimited): both `SampleRequest.logits` / `SessionRequest.logits`
+# and `Logits.data` are field 15.
+_FIELD_15 = b"\x7a"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class InlineRequest:
+    """A request whose logits travel inline, serialized with one copy of the tensor's bytes.
+
+    Building `Logits(data=...)` copies the tensor into the message and `SerializeToString` copies
+    it again (about 2 ms for a [32 x 128256] bfloat16 step); this writes the request's other fields
+    with protobuf and appends the logits field by hand, the tensor's bytes joined in straight from
+    the array. The bytes are those protobuf would produce, with `logits` last (fields may come in
+    any order on the wire).
+    """
+
+    __slots__ = ("message", "rows", "_header", "_data")
+
+    def __init__(self, message: Any, logits: Any):
+        if message.HasField("logits"):
+            raise ValueError("the request already has logits")
+        arr, dtype = _wire_array(logits)
+        self.message = message
+        self.rows = arr.shape[0]
+        self._header = pb.Logits(dtype=dtype, rows=arr.shape[0],
+                                 vocab_size=arr.shape[1]).SerializeToString()
+        self._data = arr
+
+    def SerializeToString(self) -> bytes:  # noqa: N802 (the protobuf method it stands in for)
+        n = self._data.nbytes
+        data_field = _FIELD_15 + _varint(n)
+        logits_len = len(self._header) + len(data_field) + n
+        return b"".join((self.message.SerializeToString(), _FIELD_15, _varint(logits_len),
+                         self._header, data_field, memoryview(self._data).cast("B")))
