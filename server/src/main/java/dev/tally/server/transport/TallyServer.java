@@ -150,6 +150,7 @@ public final class TallyServer {
     if (!address.isUnix() && config.tls() != null) {
       builder.sslContext(Security.serverContext(config.tls()));
     }
+    ConnectionDefences.apply(builder, config.connectionLimits());
     return builder
         .channelType(channel)
         .bossEventLoopGroup(boss)
