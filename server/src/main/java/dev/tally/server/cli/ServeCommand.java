@@ -1,6 +1,7 @@
 package dev.tally.server.cli;
 
 import dev.tally.core.TallyVersion;
+import dev.tally.server.config.ConnectionLimits;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.inject.Servers;
 import dev.tally.server.shm.SharedMemoryConfig;
@@ -142,6 +143,52 @@ final class ServeCommand implements Callable<Integer> {
           + " then fails with DEADLINE_EXCEEDED and the step is answered (default: 10s).")
   Duration stepDeadline = ServerConfig.DEFAULT_STEP_DEADLINE;
 
+  // The HTTP/2 defences, per connection (ConnectionLimits; docs/operations.md, "Connection limits").
+
+  @Option(names = "--max-concurrent-streams", paramLabel = "N",
+      description = "Most streams (calls) open at once on one connection; more are refused and"
+          + " the client queues them (default: ${DEFAULT-VALUE}).")
+  int maxConcurrentStreams = ConnectionLimits.DEFAULT_MAX_CONCURRENT_STREAMS;
+
+  @Option(names = "--max-rst-frames", paramLabel = "N",
+      description = "Most RST_STREAM frames a client may send per --rst-window before its"
+          + " connection is closed (rapid reset; default: ${DEFAULT-VALUE}).")
+  int maxRstFrames = ConnectionLimits.DEFAULT_MAX_RST_FRAMES;
+
+  @Option(names = "--rst-window", paramLabel = "DURATION", converter = Durations.Converter.class,
+      description = "The window of --max-rst-frames, whole seconds (default: 30s).")
+  Duration rstWindow = ConnectionLimits.DEFAULT_RST_WINDOW;
+
+  @Option(names = "--max-header-list-bytes", paramLabel = "BYTES",
+      description = "Largest header list (metadata) of one request (default: ${DEFAULT-VALUE}).")
+  int maxHeaderListBytes = ConnectionLimits.DEFAULT_MAX_HEADER_LIST_BYTES;
+
+  @Option(names = "--permit-keepalive-time", paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "Shortest interval at which a client may ping; faster pings close its"
+          + " connection (default: 1m).")
+  Duration permitKeepAliveTime = ConnectionLimits.DEFAULT_PERMIT_KEEPALIVE_TIME;
+
+  @Option(names = "--permit-keepalive-without-calls",
+      description = "Allow client pings at that rate while no call is open (default: off).")
+  boolean permitKeepAliveWithoutCalls;
+
+  @Option(names = "--max-connection-idle", paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "Close a connection that has had no call for this long (default: 30m).")
+  Duration maxConnectionIdle = ConnectionLimits.DEFAULT_MAX_CONNECTION_IDLE;
+
+  @Option(names = "--keepalive-time", paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "Ping a client whose connection has been silent this long (default: 5m).")
+  Duration keepAliveTime = ConnectionLimits.DEFAULT_KEEPALIVE_TIME;
+
+  @Option(names = "--keepalive-timeout", paramLabel = "DURATION",
+      converter = Durations.Converter.class,
+      description = "Close the connection if that ping is not answered within this"
+          + " (default: 20s).")
+  Duration keepAliveTimeout = ConnectionLimits.DEFAULT_KEEPALIVE_TIMEOUT;
+
   @Option(names = "--plugin-dir", paramLabel = "DIR",
       description = "A plugin directory, repeatable: each subfolder (or lone jar) is one plugin."
           + " Default: $" + PluginDirs.ENV + " (a path list), else the 'plugins' folder"
@@ -259,6 +306,18 @@ final class ServeCommand implements Callable<Integer> {
     if (maxTopLogprobs < 0) {
       problems.add("--max-top-logprobs must not be negative, got " + maxTopLogprobs);
     }
+    positive(problems, "--max-concurrent-streams", maxConcurrentStreams);
+    positive(problems, "--max-rst-frames", maxRstFrames);
+    if (rstWindow.toMillis() % 1000 != 0) {
+      problems.add("--rst-window must be whole seconds, got " + Durations.format(rstWindow));
+    }
+    if (maxHeaderListBytes < 1024) {
+      problems.add("--max-header-list-bytes must be at least 1024, got " + maxHeaderListBytes);
+    }
+    if (permitKeepAliveTime.compareTo(Duration.ofSeconds(1)) < 0) {
+      problems.add("--permit-keepalive-time must be at least 1s, got "
+          + Durations.format(permitKeepAliveTime));
+    }
     if (shutdownGraceSeconds < 0) {
       problems.add("--shutdown-grace must not be negative, got " + shutdownGraceSeconds);
     }
@@ -317,6 +376,9 @@ final class ServeCommand implements Callable<Integer> {
         .withSocketMode(mode)
         .withInsecure(insecure)
         .withTls(tls)
+        .withConnectionLimits(new ConnectionLimits(maxConcurrentStreams, maxRstFrames, rstWindow,
+            maxHeaderListBytes, permitKeepAliveTime, permitKeepAliveWithoutCalls,
+            maxConnectionIdle, keepAliveTime, keepAliveTimeout))
         .withPluginDirs(PluginDirs.resolve(pluginDirs, env.get(PluginDirs.ENV),
             PluginDirs.jarDirectory()));
     return config;

@@ -32,6 +32,7 @@ import java.util.Set;
  * @param socketMode the permissions of {@code unix:} socket files
  * @param insecure whether plaintext TCP listeners may bind to non-loopback addresses
  * @param tls TLS for TCP listeners, or {@code null} for plaintext
+ * @param connectionLimits what one HTTP/2 connection may do (the transport's defences)
  */
 public record ServerConfig(
     List<ListenAddress> listeners,
@@ -48,7 +49,8 @@ public record ServerConfig(
     int maxSessions,
     Set<PosixFilePermission> socketMode,
     boolean insecure,
-    Tls tls) {
+    Tls tls,
+    ConnectionLimits connectionLimits) {
 
   /**
    * TLS for the TCP listeners: the server's certificate chain and key (PEM), and, for mutual TLS,
@@ -75,6 +77,7 @@ public record ServerConfig(
     listeners = List.copyOf(listeners);
     pluginDirs = List.copyOf(pluginDirs);
     socketMode = Set.copyOf(Objects.requireNonNull(socketMode, "socketMode"));
+    Objects.requireNonNull(connectionLimits, "connectionLimits");
     if (maxSessions < 1) {
       throw new IllegalArgumentException("max sessions must be positive: " + maxSessions);
     }
@@ -109,6 +112,16 @@ public record ServerConfig(
         DEFAULT_MAX_SESSIONS, DEFAULT_SOCKET_MODE, false, null);
   }
 
+  /** The settings before the connection limits existed: the default ones. */
+  public ServerConfig(List<ListenAddress> listeners, int samplerThreads, int maxRows,
+      int maxVocabSize, int maxMessageBytes, int maxTopLogprobs, int maxSequencesPerSession,
+      int flowControlWindow, Duration shutdownGrace, Duration stepDeadline, List<Path> pluginDirs,
+      int maxSessions, Set<PosixFilePermission> socketMode, boolean insecure, Tls tls) {
+    this(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes, maxTopLogprobs,
+        maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline, pluginDirs,
+        maxSessions, socketMode, insecure, tls, ConnectionLimits.defaults());
+  }
+
   /** 127.0.0.1:50051, a thread per core, and limits sized for [256 × 262,144] float32 steps. */
   public static ServerConfig defaults() {
     return new ServerConfig(
@@ -127,63 +140,70 @@ public record ServerConfig(
   public ServerConfig withListeners(List<ListenAddress> listeners) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withSamplerThreads(int threads) {
     return new ServerConfig(listeners, threads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withLimits(int maxRows, int maxVocabSize, int maxMessageBytes,
       int maxTopLogprobs, int maxSequencesPerSession) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withShutdownGrace(Duration grace) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace, stepDeadline, pluginDirs, maxSessions,
-        socketMode, insecure, tls);
+        socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withStepDeadline(Duration deadline) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, deadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withPluginDirs(List<Path> dirs) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        dirs, maxSessions, socketMode, insecure, tls);
+        dirs, maxSessions, socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withMaxSessions(int max) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, max, socketMode, insecure, tls);
+        pluginDirs, max, socketMode, insecure, tls, connectionLimits);
   }
 
   public ServerConfig withSocketMode(Set<PosixFilePermission> mode) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, mode, insecure, tls);
+        pluginDirs, maxSessions, mode, insecure, tls, connectionLimits);
   }
 
   /** {@code insecure}: plaintext TCP listeners may bind to addresses other than loopback. */
   public ServerConfig withInsecure(boolean allow) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, allow, tls);
+        pluginDirs, maxSessions, socketMode, allow, tls, connectionLimits);
   }
 
   /** TLS for every TCP listener, or {@code null} for plaintext. */
   public ServerConfig withTls(Tls newTls) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, newTls);
+        pluginDirs, maxSessions, socketMode, insecure, newTls, connectionLimits);
+  }
+
+  /** The HTTP/2 defences of every listener. */
+  public ServerConfig withConnectionLimits(ConnectionLimits limits) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs, maxSessions, socketMode, insecure, tls, limits);
   }
 }

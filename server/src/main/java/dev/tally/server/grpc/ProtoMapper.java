@@ -29,6 +29,22 @@ import java.util.Map;
 final class ProtoMapper {
   private ProtoMapper() {}
 
+  /** The transport's per-connection limits, as {@code GetServerInfo} reports them. */
+  static dev.tally.api.v1.ConnectionLimits toProto(
+      dev.tally.server.config.ConnectionLimits limits) {
+    return dev.tally.api.v1.ConnectionLimits.newBuilder()
+        .setMaxConcurrentStreams(limits.maxConcurrentStreams())
+        .setMaxRstFramesPerWindow(limits.maxRstFramesPerWindow())
+        .setRstWindowMillis(limits.rstWindow().toMillis())
+        .setMaxHeaderListBytes(limits.maxHeaderListBytes())
+        .setPermitKeepaliveTimeMillis(limits.permitKeepAliveTime().toMillis())
+        .setPermitKeepaliveWithoutCalls(limits.permitKeepAliveWithoutCalls())
+        .setMaxConnectionIdleMillis(limits.maxConnectionIdle().toMillis())
+        .setKeepaliveTimeMillis(limits.keepAliveTime().toMillis())
+        .setKeepaliveTimeoutMillis(limits.keepAliveTimeout().toMillis())
+        .build();
+  }
+
   static SamplingConfig toConfig(SamplingParams p) {
     SamplingConfig c = new SamplingConfig()
         .temperature(p.hasTemperature() ? p.getTemperature() : null)

@@ -317,6 +317,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setMaxSharedMemoryRegions(sharedMemory.config().maxRegionsPerOwner())
             .setMaxSharedMemoryBytes(sharedMemory.config().maxBytesMapped()))
         .setSharedMemory(sharedMemoryStatus())
+        .setConnectionLimits(ProtoMapper.toProto(config.connectionLimits()))
         .addAllTransports(info.transports())
         .setSpiVersion(SpiVersion.CURRENT)
         .setActiveSessions(sessions.size());

@@ -157,6 +157,7 @@ public final class TallyServer {
     builder.protocolNegotiator(new CompositeCumulation(!address.isUnix() && config.tls() != null
         ? InternalProtocolNegotiators.serverTls(Security.serverContext(config.tls()))
         : InternalProtocolNegotiators.serverPlaintext()));
+    ConnectionDefences.apply(builder, config.connectionLimits());
     return builder
         .channelType(channel)
         .bossEventLoopGroup(boss)
