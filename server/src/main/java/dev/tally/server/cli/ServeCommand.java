@@ -120,6 +120,11 @@ final class ServeCommand implements Callable<Integer> {
       description = "Most sequences per session (default: ${DEFAULT-VALUE}).")
   int maxSequences = ServerConfig.defaults().maxSequencesPerSession();
 
+  @Option(names = "--max-step-elements", paramLabel = "N",
+      description = "Most rows × vocabulary per step, on either transport (default:"
+          + " ${DEFAULT-VALUE}).")
+  long maxStepElements = ServerConfig.DEFAULT_MAX_STEP_ELEMENTS;
+
   @Option(names = "--shm-dir", paramLabel = "DIR",
       description = "Where shared-memory names live: a region key /NAME is the file DIR/NAME"
           + " (default: ${DEFAULT-VALUE}).")
@@ -292,6 +297,7 @@ final class ServeCommand implements Callable<Integer> {
     positive(problems, "--max-rows", maxRows);
     positive(problems, "--max-vocab-size", maxVocabSize);
     positive(problems, "--max-sequences", maxSequences);
+    positive(problems, "--max-step-elements", maxStepElements);
     positive(problems, "--max-shm-regions", maxShmRegions);
     if (maxShmBytes < 1) {
       problems.add("--max-shm-bytes must be positive, got " + maxShmBytes);
@@ -370,6 +376,7 @@ final class ServeCommand implements Callable<Integer> {
         .withListeners(listeners.isEmpty() ? base.listeners() : listeners)
         .withSamplerThreads(threads == null ? base.samplerThreads() : threads)
         .withLimits(maxRows, maxVocabSize, maxMessageBytes, maxTopLogprobs, maxSequences)
+        .withMaxStepElements(maxStepElements)
         .withMaxSessions(maxSessions)
         .withShutdownGrace(Duration.ofSeconds(shutdownGraceSeconds))
         .withStepDeadline(stepDeadline)

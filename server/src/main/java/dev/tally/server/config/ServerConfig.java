@@ -33,6 +33,8 @@ import java.util.Set;
  * @param insecure whether plaintext TCP listeners may bind to non-loopback addresses
  * @param tls TLS for TCP listeners, or {@code null} for plaintext
  * @param connectionLimits what one HTTP/2 connection may do (the transport's defences)
+ * @param maxStepElements the most rows × vocabulary of one step, on either transport: the bound
+ *     on a step's work ({@code maxRows} alone would let a 4,096-row step of a 1M vocabulary in)
  */
 public record ServerConfig(
     List<ListenAddress> listeners,
@@ -50,7 +52,8 @@ public record ServerConfig(
     Set<PosixFilePermission> socketMode,
     boolean insecure,
     Tls tls,
-    ConnectionLimits connectionLimits) {
+    ConnectionLimits connectionLimits,
+    long maxStepElements) {
 
   /**
    * TLS for the TCP listeners: the server's certificate chain and key (PEM), and, for mutual TLS,
@@ -62,6 +65,12 @@ public record ServerConfig(
       Objects.requireNonNull(key, "key");
     }
   }
+
+  /**
+   * The default {@link #maxStepElements()}: 2^27, e.g. 1,024 rows of Llama 3's 128,256 tokens (the
+   * largest batches vLLM runs) or 4,096 of a 32,000-token vocabulary.
+   */
+  public static final long DEFAULT_MAX_STEP_ELEMENTS = 1L << 27;
 
   /** The default {@link #maxSessions()}. */
   public static final int DEFAULT_MAX_SESSIONS = 1024;
@@ -78,6 +87,9 @@ public record ServerConfig(
     pluginDirs = List.copyOf(pluginDirs);
     socketMode = Set.copyOf(Objects.requireNonNull(socketMode, "socketMode"));
     Objects.requireNonNull(connectionLimits, "connectionLimits");
+    if (maxStepElements < 1) {
+      throw new IllegalArgumentException("max step elements must be positive: " + maxStepElements);
+    }
     if (maxSessions < 1) {
       throw new IllegalArgumentException("max sessions must be positive: " + maxSessions);
     }
@@ -119,15 +131,21 @@ public record ServerConfig(
       int maxSessions, Set<PosixFilePermission> socketMode, boolean insecure, Tls tls) {
     this(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes, maxTopLogprobs,
         maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline, pluginDirs,
-        maxSessions, socketMode, insecure, tls, ConnectionLimits.defaults());
+        maxSessions, socketMode, insecure, tls, ConnectionLimits.defaults(),
+        DEFAULT_MAX_STEP_ELEMENTS);
   }
 
-  /** 127.0.0.1:50051, a thread per core, and limits sized for [256 × 262,144] float32 steps. */
+  /**
+   * 127.0.0.1:50051, a thread per core, and limits that fit together: a step may carry as many
+   * rows as a session may hold sequences (4,096), up to {@link #DEFAULT_MAX_STEP_ELEMENTS} of
+   * work, and an inline message up to 64 MiB ([64 × 262,144] float32, [256 × 128,256] bfloat16);
+   * larger steps go by shared memory.
+   */
   public static ServerConfig defaults() {
     return new ServerConfig(
         List.of(ListenAddress.parse("127.0.0.1:50051")),
         Runtime.getRuntime().availableProcessors(),
-        256,
+        4096,
         1 << 20,
         // [64 × 262,144] float32 is 64 MiB; the slack covers the rest of the message.
         64 * 1024 * 1024 + 64 * 1024,
@@ -140,70 +158,87 @@ public record ServerConfig(
   public ServerConfig withListeners(List<ListenAddress> listeners) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   public ServerConfig withSamplerThreads(int threads) {
     return new ServerConfig(listeners, threads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
+  }
+
+  /** The most rows × vocabulary of one step. */
+  public ServerConfig withMaxStepElements(long max) {
+    return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
+        maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits, max);
   }
 
   public ServerConfig withLimits(int maxRows, int maxVocabSize, int maxMessageBytes,
       int maxTopLogprobs, int maxSequencesPerSession) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   public ServerConfig withShutdownGrace(Duration grace) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, grace, stepDeadline, pluginDirs, maxSessions,
-        socketMode, insecure, tls, connectionLimits);
+        socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   public ServerConfig withStepDeadline(Duration deadline) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, deadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits);
+        pluginDirs, maxSessions, socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   public ServerConfig withPluginDirs(List<Path> dirs) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        dirs, maxSessions, socketMode, insecure, tls, connectionLimits);
+        dirs, maxSessions, socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   public ServerConfig withMaxSessions(int max) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, max, socketMode, insecure, tls, connectionLimits);
+        pluginDirs, max, socketMode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   public ServerConfig withSocketMode(Set<PosixFilePermission> mode) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, mode, insecure, tls, connectionLimits);
+        pluginDirs, maxSessions, mode, insecure, tls, connectionLimits,
+        maxStepElements);
   }
 
   /** {@code insecure}: plaintext TCP listeners may bind to addresses other than loopback. */
   public ServerConfig withInsecure(boolean allow) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, allow, tls, connectionLimits);
+        pluginDirs, maxSessions, socketMode, allow, tls, connectionLimits,
+        maxStepElements);
   }
 
   /** TLS for every TCP listener, or {@code null} for plaintext. */
   public ServerConfig withTls(Tls newTls) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, newTls, connectionLimits);
+        pluginDirs, maxSessions, socketMode, insecure, newTls, connectionLimits,
+        maxStepElements);
   }
 
   /** The HTTP/2 defences of every listener. */
   public ServerConfig withConnectionLimits(ConnectionLimits limits) {
     return new ServerConfig(listeners, samplerThreads, maxRows, maxVocabSize, maxMessageBytes,
         maxTopLogprobs, maxSequencesPerSession, flowControlWindow, shutdownGrace, stepDeadline,
-        pluginDirs, maxSessions, socketMode, insecure, tls, limits);
+        pluginDirs, maxSessions, socketMode, insecure, tls, limits, maxStepElements);
   }
 }

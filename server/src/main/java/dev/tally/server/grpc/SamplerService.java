@@ -88,7 +88,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     this.pool = pool;
     this.sessions = sessions;
     this.info = info;
-    this.limits = new StepLimits(config.maxRows(), config.maxVocabSize());
+    this.limits = new StepLimits(config.maxRows(), config.maxVocabSize(), config.maxStepElements());
     SecureRandom random = new SecureRandom();
     this.seeds = random::nextLong;
   }
@@ -315,7 +315,8 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setMaxSessions(config.maxSessions())
             .setStepDeadlineMillis(config.stepDeadline().toMillis())
             .setMaxSharedMemoryRegions(sharedMemory.config().maxRegionsPerOwner())
-            .setMaxSharedMemoryBytes(sharedMemory.config().maxBytesMapped()))
+            .setMaxSharedMemoryBytes(sharedMemory.config().maxBytesMapped())
+            .setMaxStepElements(config.maxStepElements()))
         .setSharedMemory(sharedMemoryStatus())
         .setConnectionLimits(ProtoMapper.toProto(config.connectionLimits()))
         .addAllTransports(info.transports())

@@ -126,8 +126,13 @@ final class BadInputEndToEndTest {
             SampleRequest.newBuilder().addParams(greedy()).build(),
             invalid, "INVALID_TENSOR", "logits", "logits is required"),
         new UnaryCase("rows over max_rows",
-            withLogits(f32(257, 4), greedy()).build(),
-            exhausted, "LIMIT_EXCEEDED", "logits.rows", "limit (max_rows) is 256"),
+            withLogits(f32(4097, 4), greedy()).build(),
+            exhausted, "LIMIT_EXCEEDED", "logits.rows", "limit (max_rows) is 4096"),
+        // Checked before the data: a header is enough.
+        new UnaryCase("rows × vocab_size over max_step_elements",
+            withLogits(f32(4096, 32_769), greedy()).build(),
+            exhausted, "LIMIT_EXCEEDED", "logits", "logits has 4096 × 32769 = 134221824 elements;"
+                + " this server's limit (max_step_elements) is 134217728"),
         new UnaryCase("vocab_size over max_vocab_size",
             withLogits(f32(1, (1 << 20) + 1), greedy()).build(),
             exhausted, "LIMIT_EXCEEDED", "logits.vocab_size", "limit (max_vocab_size) is 1048576"),
@@ -462,9 +467,9 @@ final class BadInputEndToEndTest {
             invalid, "INVALID_TENSOR", "logits.dtype", "logits.dtype must be", true),
         new StepCase("rows over max_rows",
             badStep().addAdded(sequence(GHOST)).addRowSequenceIds(GHOST)
-                .setLogits(f32(257, V)).build(),
+                .setLogits(f32(4097, V)).build(),
             Status.Code.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED", "logits.rows",
-            "limit (max_rows) is 256", true),
+            "limit (max_rows) is 4096", true),
         new StepCase("2 rows, 1 row_sequence_id",
             badStep().addAdded(sequence(GHOST)).addRowSequenceIds(1).setLogits(planted(1, 2))
                 .build(),

@@ -58,7 +58,7 @@ final class BadInputMatrixTest {
   static void start() throws Exception {
     server = TestServer.start();
     open = TestServer.start(ServerConfig.defaults().withLimits(Integer.MAX_VALUE,
-        Integer.MAX_VALUE, 64 << 20, 20, 1024));
+        Integer.MAX_VALUE, 64 << 20, 20, 1024).withMaxStepElements(Long.MAX_VALUE));
   }
 
   @AfterAll

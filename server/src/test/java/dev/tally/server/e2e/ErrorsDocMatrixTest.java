@@ -36,7 +36,9 @@ final class ErrorsDocMatrixTest {
           + " (SharedMemoryEndToEndTest)",
       "SHARED_MEMORY_UNAVAILABLE", "an older JVM, a non-loopback listener or an object the"
           + " server cannot open (SharedMemoryEndToEndTest)",
-      "REGION_UNAVAILABLE", "a region truncated under the server (SharedMemoryEndToEndTest)");
+      "REGION_UNAVAILABLE", "a region truncated under the server (SharedMemoryEndToEndTest)",
+      "MALFORMED_REQUEST", "bytes that do not parse, which the generated stubs never send"
+          + " (MalformedRequestsEndToEndTest, WireFuzzTest)");
 
   private static Map<String, String> documented() throws Exception {
     Path doc = Path.of("..", "docs", "errors.md");

@@ -64,7 +64,8 @@ final class OperationsEndToEndTest {
       assertThat(limits).isEqualTo(Limits.newBuilder().setMaxRows(4).setMaxVocabSize(64)
           .setMaxMessageBytes(4096).setMaxTopLogprobs(3).setMaxSequencesPerSession(2)
           .setMaxSessions(1).setStepDeadlineMillis(1500)
-          .setMaxSharedMemoryRegions(64).setMaxSharedMemoryBytes(64L << 30).build());
+          .setMaxSharedMemoryRegions(64).setMaxSharedMemoryBytes(64L << 30)
+          .setMaxStepElements(ServerConfig.DEFAULT_MAX_STEP_ELEMENTS).build());
 
       try (TestServer.SessionClient first = s.session(s.tcp)) {
         assertThat(first.step(add(0, 1)).hasError()).isFalse();

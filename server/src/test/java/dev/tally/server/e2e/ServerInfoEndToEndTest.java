@@ -105,6 +105,7 @@ final class ServerInfoEndToEndTest {
         .setStepDeadlineMillis(CONFIG.stepDeadline().toMillis())
         .setMaxSharedMemoryRegions(64)
         .setMaxSharedMemoryBytes(64L << 30)
+        .setMaxStepElements(CONFIG.maxStepElements())
         .build());
     // Shared memory: supported from JDK 22, on loopback and the Unix socket alike; none mapped.
     assertThat(info.getSharedMemory().getSupported())

@@ -94,7 +94,7 @@ final class SessionCallAtomicityTest {
     SessionState state = new SessionState(COMPILER, 8, () -> 7L);
     SamplerPool pool = new SamplerPool(1);
     Out out = new Out();
-    SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20),
+    SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20, 64L << 20),
         new SessionTracker(), new dev.tally.server.shm.SharedMemory(
             dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
             new RequestBuffers());
@@ -158,7 +158,7 @@ final class SessionCallAtomicityTest {
     SessionState state = new SessionState(COMPILER, 8, () -> 7L);
     try (SamplerPool pool = new SamplerPool(1)) {
       Out out = new Out();
-      SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20),
+      SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20, 64L << 20),
           new SessionTracker(), new dev.tally.server.shm.SharedMemory(
             dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
             new RequestBuffers());
@@ -183,7 +183,7 @@ final class SessionCallAtomicityTest {
     SessionState state = new SessionState(COMPILER, 8, () -> 7L);
     try (SamplerPool pool = new SamplerPool(2)) {
       Out out = new Out();
-      SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20),
+      SessionCall call = new SessionCall(out, state, pool, new StepLimits(64, 1 << 20, 64L << 20),
           new SessionTracker(), new dev.tally.server.shm.SharedMemory(
             dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
             new RequestBuffers());

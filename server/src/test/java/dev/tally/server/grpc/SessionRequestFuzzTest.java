@@ -51,7 +51,7 @@ final class SessionRequestFuzzTest {
   void session(FuzzedDataProvider data) throws Exception {
     SessionState state = new SessionState(COMPILER, 16, () -> 42L);
     SessionCallAtomicityTest.Out out = new SessionCallAtomicityTest.Out();
-    SessionCall call = new SessionCall(out, state, POOL, new StepLimits(8, 4096),
+    SessionCall call = new SessionCall(out, state, POOL, new StepLimits(8, 4096, 8 * 4096),
         new SessionTracker(), new dev.tally.server.shm.SharedMemory(
             dev.tally.server.shm.SharedMemoryConfig.defaults()).newTable(null), null,
             new RequestBuffers());
