@@ -39,6 +39,28 @@ UNAVAILABLE: ErrorCode
 UNKNOWN_PROCESSOR: ErrorCode
 UNKNOWN_SEQUENCE: ErrorCode
 
+class ConnectionLimits(_message.Message):
+    __slots__ = ["keepalive_time_millis", "keepalive_timeout_millis", "max_concurrent_streams", "max_connection_idle_millis", "max_header_list_bytes", "max_rst_frames_per_window", "permit_keepalive_time_millis", "permit_keepalive_without_calls", "rst_window_millis"]
+    KEEPALIVE_TIMEOUT_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    KEEPALIVE_TIME_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONNECTION_IDLE_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    MAX_HEADER_LIST_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_RST_FRAMES_PER_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    PERMIT_KEEPALIVE_TIME_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    PERMIT_KEEPALIVE_WITHOUT_CALLS_FIELD_NUMBER: _ClassVar[int]
+    RST_WINDOW_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    keepalive_time_millis: int
+    keepalive_timeout_millis: int
+    max_concurrent_streams: int
+    max_connection_idle_millis: int
+    max_header_list_bytes: int
+    max_rst_frames_per_window: int
+    permit_keepalive_time_millis: int
+    permit_keepalive_without_calls: bool
+    rst_window_millis: int
+    def __init__(self, max_concurrent_streams: _Optional[int] = ..., max_rst_frames_per_window: _Optional[int] = ..., rst_window_millis: _Optional[int] = ..., max_header_list_bytes: _Optional[int] = ..., permit_keepalive_time_millis: _Optional[int] = ..., permit_keepalive_without_calls: bool = ..., max_connection_idle_millis: _Optional[int] = ..., keepalive_time_millis: _Optional[int] = ..., keepalive_timeout_millis: _Optional[int] = ...) -> None: ...
+
 class Explanation(_message.Message):
     __slots__ = ["stages", "top_logit_gap"]
     STAGES_FIELD_NUMBER: _ClassVar[int]
@@ -267,8 +289,9 @@ class SequenceTokens(_message.Message):
     def __init__(self, sequence_id: _Optional[int] = ..., token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ["active_sessions", "dtypes", "limits", "plugins", "shared_memory", "spi_version", "transports", "version"]
+    __slots__ = ["active_sessions", "connection_limits", "dtypes", "limits", "plugins", "shared_memory", "spi_version", "transports", "version"]
     ACTIVE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_LIMITS_FIELD_NUMBER: _ClassVar[int]
     DTYPES_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     PLUGINS_FIELD_NUMBER: _ClassVar[int]
@@ -277,6 +300,7 @@ class ServerInfo(_message.Message):
     TRANSPORTS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     active_sessions: int
+    connection_limits: ConnectionLimits
     dtypes: _containers.RepeatedScalarFieldContainer[DType]
     limits: Limits
     plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
@@ -284,7 +308,7 @@ class ServerInfo(_message.Message):
     spi_version: str
     transports: _containers.RepeatedScalarFieldContainer[str]
     version: str
-    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ...) -> None: ...
+    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
     __slots__ = ["added", "appended", "logits", "register_shared_memory", "removed", "row_sequence_ids", "step_id", "unregister_shared_memory"]
