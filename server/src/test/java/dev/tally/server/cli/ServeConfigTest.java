@@ -2,6 +2,7 @@ package dev.tally.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.tally.server.config.ConnectionLimits;
 import dev.tally.server.config.ServerConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -108,6 +109,50 @@ final class ServeConfigTest {
         .insecure()).isTrue();
     assertThat(parse(Map.of("TALLY_INSECURE", "true"), "--listen", "0.0.0.0:50051")
         .command.config().insecure()).isTrue();
+  }
+
+  @Test
+  void connectionLimitsFromFlagsEnvironmentAndFile() throws Exception {
+    Path file = dir.resolve("tally.properties");
+    Files.writeString(file, "max-connection-idle = 10m\nrst-window = 1m\n");
+    Map<String, String> env = Map.of("TALLY_MAX_RST_FRAMES", "50",
+        "TALLY_PERMIT_KEEPALIVE_WITHOUT_CALLS", "true");
+    Run run = parse(env, "--config", file.toString(), "--max-concurrent-streams", "64",
+        "--max-header-list-bytes", "8192", "--permit-keepalive-time", "30s",
+        "--keepalive-time", "2m", "--keepalive-timeout", "5s");
+    ConnectionLimits limits = run.command.config().connectionLimits();
+    assertThat(limits).isEqualTo(new ConnectionLimits(64, 50, Duration.ofMinutes(1), 8192,
+        Duration.ofSeconds(30), true, Duration.ofMinutes(10), Duration.ofMinutes(2),
+        Duration.ofSeconds(5)));
+    assertThat(parse(Map.of()).command.config().connectionLimits())
+        .isEqualTo(ConnectionLimits.defaults());
+    assertThat(ConnectionLimits.defaults().maxConcurrentStreams())
+        .as("one connection can hold every session").isGreaterThan(ServerConfig.DEFAULT_MAX_SESSIONS);
+
+    Run printed = parse(env, "--config", file.toString(), "--print-config");
+    assertThat(printed.command.call()).isZero();
+    assertThat(printed.out.toString(StandardCharsets.UTF_8)).contains(
+        "max-concurrent-streams = 2048  # default\n",
+        "max-rst-frames = 50  # env TALLY_MAX_RST_FRAMES\n",
+        "rst-window = 60s  # file " + file + "\n",
+        "max-header-list-bytes = 16384  # default\n",
+        "permit-keepalive-time = 60s  # default\n",
+        "permit-keepalive-without-calls = true  # env TALLY_PERMIT_KEEPALIVE_WITHOUT_CALLS\n",
+        "max-connection-idle = 600s  # file " + file + "\n",
+        "keepalive-time = 300s  # default\n",
+        "keepalive-timeout = 20s  # default\n");
+
+    Run bad = parse(Map.of(), "--max-concurrent-streams", "0", "--max-rst-frames", "0",
+        "--rst-window", "1500ms", "--max-header-list-bytes", "100",
+        "--permit-keepalive-time", "100ms");
+    assertThat(bad.command.call()).isEqualTo(2);
+    assertThat(bad.err.toString(StandardCharsets.UTF_8)).isEqualTo(
+        "tally serve: invalid configuration:\n"
+        + "  - --max-concurrent-streams must be positive, got 0\n"
+        + "  - --max-rst-frames must be positive, got 0\n"
+        + "  - --rst-window must be whole seconds, got 1500ms\n"
+        + "  - --max-header-list-bytes must be at least 1024, got 100\n"
+        + "  - --permit-keepalive-time must be at least 1s, got 100ms\n");
   }
 
   @Test
