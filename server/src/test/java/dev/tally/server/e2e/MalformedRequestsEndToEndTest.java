@@ -23,7 +23,11 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import dev.tally.server.testing.RawHttp2Client;
 import java.io.ByteArrayOutputStream;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -36,7 +40,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Bytes that do not parse as the request type, sent over real sockets (TCP and a Unix socket)
- * after a well-formed gRPC prefix: each is answered {@code INVALID_ARGUMENT} with reason {@code
+ * after a well-formed gRPC prefix, by grpc-java and by a raw HTTP/2 client: each is answered {@code INVALID_ARGUMENT} with reason {@code
  * MALFORMED_REQUEST}; in a {@code Session} in-band with step id 0, and the stream goes on. Nothing
  * is logged as SEVERE or with a stack trace; the WARN line comes at most once a minute.
  */
@@ -210,6 +214,82 @@ final class MalformedRequestsEndToEndTest {
     }
     assertThat(julRecords).filteredOn(r -> r.getLevel().intValue()
         >= java.util.logging.Level.SEVERE.intValue()).isEmpty();
+  }
+
+  /**
+   * The same bytes from a raw HTTP/2 client (frames written by hand, no gRPC library): each
+   * {@code Sample} stream ends with {@code grpc-status} 3 and the details of MALFORMED_REQUEST, and
+   * in one {@code Session} stream every malformed step is answered in-band between good ones.
+   */
+  @Test
+  void malformedRequestsFromARawHttp2Client() throws Exception {
+    byte[] valid = greedySample().toByteArray();
+    try (RawHttp2Client raw = RawHttp2Client.connect(server.server.tcpPort(), true)) {
+      int stream = 1;
+      for (Malformed c : cases(valid, sampleWithBadString())) {
+        raw.requestHeaders(stream, "/tally.v1.Sampler/Sample", false);
+        raw.frame(RawHttp2Client.DATA, RawHttp2Client.END_STREAM, stream,
+            RawHttp2Client.grpcMessage(c.bytes()));
+        raw.flush();
+        assertThat(raw.awaitEnd(stream, Duration.ofSeconds(30))).as(c.name()).isTrue();
+        Map<String, String> trailers = raw.headers(stream);
+        assertThat(trailers).as(c.name()).containsEntry("grpc-status", "3");
+        assertMalformed(com.google.rpc.Status.parseFrom(Base64.getDecoder()
+            .decode(trailers.get("grpc-status-details-bin"))), c, "tally.v1.SampleRequest");
+        stream += 2;
+      }
+      int session = stream;
+      raw.requestHeaders(session, "/tally.v1.Sampler/Session", false);
+      List<SessionResponse> answers = new ArrayList<>();
+      sendStep(raw, session, SessionRequest.newBuilder().setStepId(1).addAdded(Sequence
+          .newBuilder().setId(5).setParams(SamplingParams.newBuilder().setTemperature(0)))
+          .build().toByteArray(), answers);
+      long stepId = 2;
+      for (Malformed c : cases(goodStep(0).toByteArray(), stepWithBadString())) {
+        SessionResponse bad = sendStep(raw, session, c.bytes(), answers);
+        assertThat(bad.getStepId()).as(c.name()).isZero();
+        assertMalformed(bad.getError(), c, "tally.v1.SessionRequest");
+        SessionResponse ok = sendStep(raw, session, goodStep(stepId).toByteArray(), answers);
+        assertThat(ok.getStepId()).isEqualTo(stepId++);
+        assertThat(ok.getChoicesList()).extracting(TokenChoice::getTokenId).containsExactly(2);
+      }
+      raw.frame(RawHttp2Client.DATA, RawHttp2Client.END_STREAM, session, new byte[0]);
+      raw.flush();
+      assertThat(raw.awaitEnd(session, Duration.ofSeconds(30))).isTrue();
+      assertThat(raw.headers(session)).containsEntry("grpc-status", "0");
+    }
+  }
+
+  /** Sends one step on a raw Session stream and returns its answer (the next gRPC message). */
+  private static SessionResponse sendStep(RawHttp2Client raw, int stream, byte[] step,
+      List<SessionResponse> answers) throws Exception {
+    raw.frame(RawHttp2Client.DATA, 0, stream, RawHttp2Client.grpcMessage(step));
+    raw.flush();
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (true) {
+      List<SessionResponse> all = messages(raw.data(stream));
+      if (all.size() > answers.size()) {
+        answers.add(all.get(answers.size()));
+        return answers.get(answers.size() - 1);
+      }
+      assertThat(System.nanoTime()).as("an answer within 30 s").isLessThan(deadline);
+      Thread.sleep(1);
+    }
+  }
+
+  /** The whole gRPC messages in a stream's DATA so far. */
+  private static List<SessionResponse> messages(byte[] data) throws Exception {
+    List<SessionResponse> out = new ArrayList<>();
+    int at = 0;
+    while (at + 5 <= data.length) {
+      int n = java.nio.ByteBuffer.wrap(data, at + 1, 4).getInt();
+      if (at + 5 + n > data.length) {
+        break;
+      }
+      out.add(SessionResponse.parseFrom(Arrays.copyOfRange(data, at + 5, at + 5 + n)));
+      at += 5 + n;
+    }
+    return out;
   }
 
   private static SessionRequest goodStep(long stepId) {

@@ -24,8 +24,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * Headers are HPACK literals without indexing, so no frame depends on the server's HPACK state.
  *
  * <p>With {@code read}, a daemon thread reads the server's frames: it acknowledges the server's
- * SETTINGS and PINGs and records its GOAWAY, RST_STREAMs, PING acknowledgements, responses and the end of
- * the connection. Without it nothing is read: the server's answers pile up in the socket.
+ * SETTINGS and PINGs and records its GOAWAY, RST_STREAMs, PING acknowledgements, responses (their
+ * headers, trailers and DATA, the window given back as it comes) and the end of the connection. Without it nothing is read: the server's answers pile up in the socket.
  */
 public final class RawHttp2Client implements AutoCloseable {
   public static final int DATA = 0x0;
@@ -34,11 +34,14 @@ public final class RawHttp2Client implements AutoCloseable {
   public static final int SETTINGS = 0x4;
   public static final int PING = 0x6;
   public static final int GOAWAY = 0x7;
+  public static final int WINDOW_UPDATE = 0x8;
   public static final int CONTINUATION = 0x9;
 
   public static final int END_STREAM = 0x1;
   public static final int ACK = 0x1;
   public static final int END_HEADERS = 0x4;
+  public static final int PADDED = 0x8;
+  public static final int PRIORITY = 0x20;
 
   public static final int NO_ERROR = 0x0;
   public static final int PROTOCOL_ERROR = 0x1;
@@ -64,6 +67,11 @@ public final class RawHttp2Client implements AutoCloseable {
   private final Map<Integer, Long> serverSettings = new ConcurrentHashMap<>();
   private final Map<Integer, Integer> resets = new ConcurrentHashMap<>();
   private final Map<Integer, Boolean> responses = new ConcurrentHashMap<>();
+  // Only the reader thread decodes: HPACK state is the connection's, in frame order.
+  private final io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder hpack =
+      new io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder(false);
+  private final Map<Integer, Map<String, String>> headers = new ConcurrentHashMap<>();
+  private final Map<Integer, ByteArrayOutputStream> data = new ConcurrentHashMap<>();
   private final AtomicInteger pingAcks = new AtomicInteger();
   private final AtomicLong bytesWritten = new AtomicLong();
 
@@ -235,8 +243,22 @@ public final class RawHttp2Client implements AutoCloseable {
             goAwaySeen.countDown();
           }
           case RST_STREAM -> resets.put(stream, readInt(payload, 0));
-          case HEADERS -> responses.merge(stream, (flags & END_STREAM) != 0, Boolean::logicalOr);
-          default -> { } // DATA, WINDOW_UPDATE...: nothing to record
+          case HEADERS -> {
+            recordHeaders(stream, flags, payload);
+            responses.merge(stream, (flags & END_STREAM) != 0, Boolean::logicalOr);
+          }
+          case DATA -> {
+            ByteArrayOutputStream d = data.computeIfAbsent(stream, k -> new ByteArrayOutputStream());
+            synchronized (d) {
+              d.writeBytes(payload);
+            }
+            if (length > 0) { // give the window back, so long streams keep flowing
+              frame(WINDOW_UPDATE, 0, 0, int32(length));
+              frame(WINDOW_UPDATE, 0, stream, int32(length));
+              flush();
+            }
+          }
+          default -> { } // WINDOW_UPDATE...: nothing to record
         }
       }
     } catch (IOException e) {
@@ -244,6 +266,63 @@ public final class RawHttp2Client implements AutoCloseable {
     } finally {
       closed.countDown();
     }
+  }
+
+  /** Decodes a header block (the server's fit one frame) and keeps its headers by name. */
+  private void recordHeaders(int stream, int flags, byte[] payload) throws IOException {
+    int from = 0;
+    int to = payload.length;
+    if ((flags & PADDED) != 0) {
+      to -= payload[0] & 0xff;
+      from = 1;
+    }
+    if ((flags & PRIORITY) != 0) {
+      from += 5;
+    }
+    try {
+      io.netty.handler.codec.http2.Http2Headers decoded = hpack.decodeHeaders(stream,
+          io.netty.buffer.Unpooled.wrappedBuffer(payload, from, to - from));
+      Map<String, String> m = headers.computeIfAbsent(stream, k -> new ConcurrentHashMap<>());
+      decoded.forEach(e -> m.put(e.getKey().toString(), e.getValue().toString()));
+    } catch (io.netty.handler.codec.http2.Http2Exception e) {
+      throw new IOException("cannot decode the server's headers", e);
+    }
+  }
+
+  /** Waits up to {@code wait} for the server to end {@code stream}; true if it did. */
+  public boolean awaitEnd(int stream, Duration wait) throws InterruptedException {
+    long deadline = System.nanoTime() + wait.toNanos();
+    while (!Boolean.TRUE.equals(responses.get(stream)) && !resets.containsKey(stream)) {
+      if (System.nanoTime() > deadline || closed.getCount() == 0) {
+        return Boolean.TRUE.equals(responses.get(stream));
+      }
+      Thread.sleep(1);
+    }
+    return true;
+  }
+
+  /** The headers and trailers the server sent on {@code stream}, by name. */
+  public Map<String, String> headers(int stream) {
+    return Map.copyOf(headers.getOrDefault(stream, new ConcurrentHashMap<>()));
+  }
+
+  /** The bytes of the DATA frames the server sent on {@code stream} so far. */
+  public byte[] data(int stream) {
+    ByteArrayOutputStream d = data.get(stream);
+    if (d == null) {
+      return new byte[0];
+    }
+    synchronized (d) {
+      return d.toByteArray();
+    }
+  }
+
+  /** A gRPC message as a DATA payload: the 5-byte prefix (not compressed, length), then it. */
+  public static byte[] grpcMessage(byte[] message) {
+    byte[] framed = new byte[5 + message.length];
+    System.arraycopy(int32(message.length), 0, framed, 1, 4);
+    System.arraycopy(message, 0, framed, 5, message.length);
+    return framed;
   }
 
   private static int readInt(byte[] b, int at) {
