@@ -473,6 +473,22 @@ public final class Candidates {
     this.idsAscending = false;
   }
 
+  /**
+   * {@code out[i] = exp(logit(id(i)) - max)} for every list position {@code i < size()}, with
+   * {@link FastMath#expNonPositive} (0 for a {@code -Infinity} logit), for {@code max ≥} every
+   * candidate logit: the unnormalised softmax terms in list order, computed with SIMD while the
+   * list is the whole vocabulary.
+   */
+  public void expInto(float max, float[] out) {
+    if (dense) {
+      kernels.expInto(logits, size, max, out);
+      return;
+    }
+    for (int i = 0; i < size; i++) {
+      out[i] = FastMath.expNonPositive(logits[ids[i]] - max);
+    }
+  }
+
   /** A scratch {@code int[]} of at least {@code n} entries, reused across rows; not zeroed. */
   public int[] scratchInts(int n) {
     if (scratchInts.length < n) {

@@ -21,6 +21,17 @@ public interface VocabKernels {
    */
   int nextAtLeast(float[] x, int from, int n, float floor);
 
+  /**
+   * {@code out[i] = FastMath.expNonPositive(x[i] - max)} over {@code [0, n)}, bit for bit (0 for
+   * {@code -Infinity} and for differences below the underflow limit), for {@code max ≥} every
+   * element: the terms of a softmax, for a pass that needs each of them.
+   */
+  default void expInto(float[] x, int n, float max, float[] out) {
+    for (int i = 0; i < n; i++) {
+      out[i] = FastMath.expNonPositive(x[i] - max);
+    }
+  }
+
   /** Plain loops over {@link FastMath#expNonPositive}. */
   VocabKernels SCALAR = new VocabKernels() {
     @Override

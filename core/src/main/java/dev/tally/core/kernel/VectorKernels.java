@@ -139,6 +139,19 @@ final class VectorKernels implements Kernels {
     return sum;
   }
 
+  @Override
+  public void expInto(float[] x, int n, float max, float[] out) {
+    int i = 0;
+    for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+      FloatVector d = FloatVector.fromArray(F, x, i).sub(max);
+      // FastMath's 0 below the underflow limit (and for -inf), where exp() clamps: same bits.
+      exp(d).blend(ZERO, d.compare(VectorOperators.LT, UNDERFLOW)).intoArray(out, i);
+    }
+    for (; i < n; i++) {
+      out[i] = FastMath.expNonPositive(x[i] - max);
+    }
+  }
+
   /**
    * {@code e^x} lane-wise for {@code x ≤ 0}: {@link FastMath#expNonPositive}'s operations, so the
    * same bits, except that arguments below {@code -87} give {@code e^-87 ≈ 1.6e-38} instead of 0:

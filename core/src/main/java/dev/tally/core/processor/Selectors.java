@@ -44,20 +44,23 @@ final class Selectors {
         return -1;
       }
       int n = c.size();
+      // Each term once, with SIMD while the list is the vocabulary; the sums below run in list
+      // order over the same float terms as ever, so the same token comes out for the same seed.
+      float[] terms = c.scratchFloats(n);
+      c.expInto(max, terms);
       double total = 0;
       for (int i = 0; i < n; i++) {
-        total += FastMath.expNonPositive(c.logit(c.id(i)) - max);
+        total += terms[i];
       }
       double target = context.random(0) * total;
       double cumulative = 0;
       int last = -1;
       for (int i = 0; i < n; i++) {
         int id = c.id(i);
-        float l = c.logit(id);
-        if (l == Float.NEGATIVE_INFINITY) {
+        if (c.logit(id) == Float.NEGATIVE_INFINITY) {
           continue;
         }
-        cumulative += FastMath.expNonPositive(l - max);
+        cumulative += terms[i];
         last = id;
         if (cumulative > target) {
           return id;

@@ -101,6 +101,35 @@ final class KernelsTest {
     }
   }
 
+  /**
+   * {@code expInto} is {@code FastMath.expNonPositive} bit for bit on both kernels, underflow,
+   * {@code -inf} and the scalar tail included: the seeded draw's terms, whose sums pick the token.
+   */
+  @Test
+  void expIntoIsBitForBitTheScalarExp() {
+    Random r = new Random(11);
+    for (int n : new int[] {1, 15, 16, 17, 64, 1000, 32_003}) {
+      float[] x = new float[n];
+      for (int i = 0; i < n; i++) {
+        int kind = r.nextInt(10);
+        x[i] = kind == 0 ? Float.NEGATIVE_INFINITY : kind == 1 ? -87.5f - 10 * r.nextFloat()
+            : kind == 2 ? -86.5f - r.nextFloat() : (float) (3 * r.nextGaussian());
+      }
+      float max = SCALAR.max(x, n);
+      float[] scalar = new float[n];
+      float[] vector = new float[n];
+      SCALAR.expInto(x, n, max, scalar);
+      VECTOR.expInto(x, n, max, vector);
+      for (int i = 0; i < n; i++) {
+        float expected = dev.tally.spi.FastMath.expNonPositive(x[i] - max);
+        assertThat(Float.floatToRawIntBits(scalar[i])).as("scalar n=%d i=%d x=%s", n, i, x[i])
+            .isEqualTo(Float.floatToRawIntBits(expected));
+        assertThat(Float.floatToRawIntBits(vector[i])).as("vector n=%d i=%d x=%s", n, i, x[i])
+            .isEqualTo(Float.floatToRawIntBits(expected));
+      }
+    }
+  }
+
   @Test
   void nanAndPositiveInfinityAreReportedAsNaNWhereverTheyAre() {
     for (int n : new int[] {5, 64, 1001}) {
