@@ -14,8 +14,6 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -56,28 +54,13 @@ final class RawCalls {
 
   /** A {@code Session} whose steps are raw bytes, answered one at a time. */
   static final class Session implements AutoCloseable {
-    private final BlockingQueue<Object> replies = new LinkedBlockingQueue<>();
+    private final TestServer.Replies replies = new TestServer.Replies();
     private final StreamObserver<byte[]> requests;
 
     Session(ManagedChannel channel) {
       requests = ClientCalls.asyncBidiStreamingCall(
           channel.newCall(SESSION, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
-          new StreamObserver<>() {
-            @Override
-            public void onNext(SessionResponse r) {
-              replies.add(r);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-              replies.add(t);
-            }
-
-            @Override
-            public void onCompleted() {
-              replies.add("completed");
-            }
-          });
+          replies);
     }
 
     SessionResponse step(Message request) throws InterruptedException {
@@ -87,7 +70,7 @@ final class RawCalls {
     /** Sends the bytes and waits for their response; fails if the stream ends instead. */
     SessionResponse step(byte[] request) throws InterruptedException {
       requests.onNext(request);
-      Object reply = replies.poll(30, TimeUnit.SECONDS);
+      Object reply = replies.poll();
       if (reply instanceof SessionResponse r) {
         return r;
       }
@@ -100,7 +83,7 @@ final class RawCalls {
     @Override
     public void close() throws InterruptedException {
       requests.onCompleted();
-      replies.poll(10, TimeUnit.SECONDS);
+      replies.poll();
     }
   }
 }

@@ -97,33 +97,46 @@ final class TestServer implements AutoCloseable {
         .setData(ByteString.copyFrom(b)).build();
   }
 
+  /**
+   * What the server sends on a Session stream, in order: each response, then the end ("completed"
+   * or the Throwable); {@link #poll} takes the next.
+   */
+  static final class Replies implements StreamObserver<SessionResponse> {
+    private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+
+    @Override
+    public void onNext(SessionResponse r) {
+      queue.add(r);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      queue.add(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      queue.add("completed");
+    }
+
+    /** The next reply within 30 s, or null. */
+    Object poll() throws InterruptedException {
+      return queue.poll(30, TimeUnit.SECONDS);
+    }
+  }
+
   /** One Session stream; {@link #step} sends a request and waits for its response. */
   static final class SessionClient implements AutoCloseable {
-    private final BlockingQueue<Object> replies = new LinkedBlockingQueue<>();
+    private final Replies replies = new Replies();
     private final StreamObserver<SessionRequest> requests;
 
     SessionClient(SamplerGrpc.SamplerStub stub) {
-      this.requests = stub.session(new StreamObserver<>() {
-        @Override
-        public void onNext(SessionResponse r) {
-          replies.add(r);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          replies.add(t);
-        }
-
-        @Override
-        public void onCompleted() {
-          replies.add("completed");
-        }
-      });
+      this.requests = stub.session(replies);
     }
 
     SessionResponse step(SessionRequest request) throws InterruptedException {
       requests.onNext(request);
-      Object reply = replies.poll(30, TimeUnit.SECONDS);
+      Object reply = replies.poll();
       if (!(reply instanceof SessionResponse)) {
         throw new AssertionError("expected a SessionResponse, got " + reply);
       }
@@ -138,7 +151,7 @@ final class TestServer implements AutoCloseable {
     /** Half-closes and returns how the server ended the stream ("completed" or a Throwable). */
     Object finish() throws InterruptedException {
       requests.onCompleted();
-      return replies.poll(30, TimeUnit.SECONDS);
+      return replies.poll();
     }
 
     /** Sends a step and cancels at once, without waiting for its answer (a client gone mid-step). */
