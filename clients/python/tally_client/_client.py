@@ -230,7 +230,7 @@ class Client:
             elif isinstance(logits, pb.Logits):
                 message.logits.CopyFrom(logits)
             else:
-                request = InlineRequest(message, logits)
+                request = InlineRequest(logits, message)
             response = self._call(self._sample, request, timeout)
         finally:
             if region is not None:  # answered: the bytes are free again
@@ -398,7 +398,7 @@ class Session:
             # One step in flight at a time: its response frees the slot for the next step.
             tensor = self._shared_region(nbytes_of(logits)).write(0, logits)
         else:
-            tensor = inline = InlineRequest(pb.SessionRequest(), logits)
+            tensor = inline = InlineRequest(logits)  # its message is built in _send
         if tensor.rows != len(ids):
             raise ValueError(f"{len(ids)} sequence ids for {tensor.rows} rows of logits")
         if inline is not None:

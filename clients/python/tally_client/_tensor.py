@@ -113,14 +113,13 @@ class InlineRequest:
     it again (about 2 ms for a [32 x 128256] bfloat16 step); this writes the request's other fields
     with protobuf and appends the logits field by hand, the tensor's bytes joined in straight from
     the array. The bytes are those protobuf would produce, with `logits` last (fields may come in
-    any order on the wire).
+    any order on the wire). `message` (a `SampleRequest` or `SessionRequest` without logits) may be
+    set after the tensor is checked, so that a bad tensor fails before the request is built.
     """
 
     __slots__ = ("message", "rows", "_header", "_data")
 
-    def __init__(self, message: Any, logits: Any):
-        if message.HasField("logits"):
-            raise ValueError("the request already has logits")
+    def __init__(self, logits: Any, message: Any = None):
         arr, dtype = _wire_array(logits)
         self.message = message
         self.rows = arr.shape[0]
@@ -129,6 +128,8 @@ class InlineRequest:
         self._data = arr
 
     def SerializeToString(self) -> bytes:  # noqa: N802 (the protobuf method it stands in for)
+        if self.message.HasField("logits"):
+            raise ValueError("the request already has logits")
         n = self._data.nbytes
         data_field = _FIELD_15 + _varint(n)
         logits_len = len(self._header) + len(data_field) + n

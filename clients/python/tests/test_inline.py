@@ -28,7 +28,7 @@ rng = np.random.default_rng(7)
                       added=[pb.Sequence(id=5, prompt_token_ids=[7])]),
 ], ids=["SampleRequest", "SessionRequest"])
 def test_inline_request_parses_to_the_same_message(message, logits):
-    wire = InlineRequest(message, logits).SerializeToString()
+    wire = InlineRequest(logits, message).SerializeToString()
     expected = type(message)()
     expected.CopyFrom(message)
     expected.logits.CopyFrom(to_logits(logits))
@@ -37,5 +37,6 @@ def test_inline_request_parses_to_the_same_message(message, logits):
 
 def test_a_request_with_logits_already_is_refused():
     with pytest.raises(ValueError):
-        InlineRequest(pb.SampleRequest(logits=to_logits(np.zeros((1, 4), np.float32))),
-                      np.zeros((1, 4), np.float32))
+        InlineRequest(np.zeros((1, 4), np.float32),
+                      pb.SampleRequest(logits=to_logits(np.zeros((1, 4), np.float32)))
+                      ).SerializeToString()

@@ -116,33 +116,9 @@ public record ConnectionLimits(
         keepAliveTimeout);
   }
 
-  public ConnectionLimits withMaxRstFrames(int max, Duration window) {
-    return new ConnectionLimits(maxConcurrentStreams, max, window, maxHeaderListBytes,
-        permitKeepAliveTime, permitKeepAliveWithoutCalls, maxConnectionIdle, keepAliveTime,
-        keepAliveTimeout);
-  }
-
-  public ConnectionLimits withMaxHeaderListBytes(int max) {
-    return new ConnectionLimits(maxConcurrentStreams, maxRstFramesPerWindow, rstWindow, max,
-        permitKeepAliveTime, permitKeepAliveWithoutCalls, maxConnectionIdle, keepAliveTime,
-        keepAliveTimeout);
-  }
-
-  public ConnectionLimits withPermitKeepAlive(Duration time, boolean withoutCalls) {
-    return new ConnectionLimits(maxConcurrentStreams, maxRstFramesPerWindow, rstWindow,
-        maxHeaderListBytes, time, withoutCalls, maxConnectionIdle, keepAliveTime,
-        keepAliveTimeout);
-  }
-
   public ConnectionLimits withMaxConnectionIdle(Duration idle) {
     return new ConnectionLimits(maxConcurrentStreams, maxRstFramesPerWindow, rstWindow,
         maxHeaderListBytes, permitKeepAliveTime, permitKeepAliveWithoutCalls, idle,
         keepAliveTime, keepAliveTimeout);
-  }
-
-  public ConnectionLimits withKeepAlive(Duration time, Duration timeout) {
-    return new ConnectionLimits(maxConcurrentStreams, maxRstFramesPerWindow, rstWindow,
-        maxHeaderListBytes, permitKeepAliveTime, permitKeepAliveWithoutCalls, maxConnectionIdle,
-        time, timeout);
   }
 }
