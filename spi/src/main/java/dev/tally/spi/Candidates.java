@@ -32,10 +32,15 @@ public final class Candidates {
 
   private final VocabKernels kernels;
   private float[] logits = NO_FLOATS;
-  // The candidates' own array. While the row's logits are shared (resetShared), logits points at
-  // the caller's array instead, and the first write copies it here: chains that only read (greedy,
-  // a top-p or min-p first) never copy the row.
+  // The candidates' own array. While the row's logits are borrowed (resetShared), logits points at
+  // the caller's array instead: single-token writes go there, logged so that restoreShared() can
+  // undo them, and only a bulk write (logits()) or a long log copies the row here. Chains that
+  // read, or write a few tokens (penalties, biases, a temperature after top-k), never copy it.
   private float[] own = NO_FLOATS;
+  private float[] borrowed;
+  private int[] undoIds = NO_INTS;
+  private float[] undoValues = NO_FLOATS;
+  private int undoCount;
   private int[] ids = NO_INTS;
   private long[] keys = NO_LONGS;
   private int[] scratchInts = NO_INTS;
@@ -45,14 +50,18 @@ public final class Candidates {
   private int size;
   private boolean dense;
   private boolean sorted;
+  // The list was sorted before setLogit writes cleared the flag: orderPreserved(true) restores it.
+  private boolean sortedBeforeWrites;
   // The list's ids ascend (a dense list, or one filtered from it): a stable sort on the logit
   // alone then gives the canonical order.
   private boolean idsAscending;
   private final LongRadixSort radix = new LongRadixSort();
+  private final TopKeys top = new TopKeys();
   // The max and Σexp(logit - max) of an untouched row, when the engine knows them already.
   private boolean statisticsKnown;
   private float knownMax;
   private double knownSumExp;
+  private int knownArgmax;
 
   /** Candidates whose full-vocabulary loops are the portable scalar ones. */
   public Candidates() {
@@ -75,26 +84,66 @@ public final class Candidates {
       keys = new long[vocabSize];
     }
     logits = own;
+    borrowed = null;
+    undoCount = 0;
     this.vocabSize = vocabSize;
     this.size = vocabSize;
     this.dense = true;
     this.sorted = false;
+    this.sortedBeforeWrites = false;
     this.idsAscending = true;
     this.statisticsKnown = false;
   }
 
   /**
-   * For the engine: starts a new row over {@code values[0, vocabSize)} without copying them. The
-   * first write (through {@link #logits()}, {@link #setLogit} or {@link #remove}) copies them into
-   * this instance's own array, so {@code values} is never written; the caller must not change it
-   * while the row runs.
+   * For the engine: starts a new row over {@code values[0, vocabSize)} without copying them. Writes
+   * of single tokens ({@link #setLogit}, {@link #remove}) go into {@code values} itself, and {@link
+   * #restoreShared()} puts back what they overwrote; a bulk write through {@link #logits()}, or
+   * more than a few thousand single writes, copies the row into this instance's own array first.
+   * The caller must not change {@code values} until it has called {@link #restoreShared()}.
    */
   public void resetShared(float[] values, int vocabSize) {
     reset(vocabSize);
     logits = values;
+    borrowed = values;
   }
 
-  /** Copies shared logits into this instance's own array, once, before the first write. */
+  /**
+   * For the engine: ends a row begun with {@link #resetShared}, giving the caller its values back
+   * exactly as they were. The candidates must not be read afterwards until the next reset.
+   */
+  public void restoreShared() {
+    if (borrowed == null) {
+      return;
+    }
+    for (int i = undoCount - 1; i >= 0; i--) { // newest first: a token written twice gets its first
+      borrowed[undoIds[i]] = undoValues[i];
+    }
+    undoCount = 0;
+    borrowed = null;
+  }
+
+  // Past this many logged writes, copying the row is as cheap as logging more of them.
+  private static final int UNDO_LIMIT = 4096;
+
+  /** Before a single-token write: logs the old value while borrowed, or moves to the own array. */
+  private void beforeWrite(int tokenId) {
+    if (logits != borrowed) {
+      return;
+    }
+    if (undoCount == UNDO_LIMIT) {
+      writable();
+      return;
+    }
+    if (undoCount == undoIds.length) {
+      undoIds = Arrays.copyOf(undoIds, Math.max(64, 2 * undoCount));
+      undoValues = Arrays.copyOf(undoValues, undoIds.length);
+    }
+    undoIds[undoCount] = tokenId;
+    undoValues[undoCount++] = logits[tokenId];
+  }
+
+  /** Copies borrowed logits into this instance's own array, once, before a bulk write. */
   private void writable() {
     if (logits != own) {
       System.arraycopy(logits, 0, own, 0, vocabSize);
@@ -103,15 +152,16 @@ public final class Candidates {
   }
 
   /**
-   * For the engine: the logits filled in since {@link #reset} have this max and {@code Σ
-   * exp(logit - max)}, so the first stage to ask for {@link #maxLogit()} or {@link #logSumExp()}
-   * gets them without a pass. Forgotten at the first change, and as soon as {@link #logits()} hands
-   * out the writable array.
+   * For the engine: the logits filled in since {@link #reset} have this max, {@code Σ exp(logit -
+   * max)} and best token (the lowest id holding the max), so the first stage to ask for {@link
+   * #maxLogit()}, {@link #logSumExp()} or {@link #argmax()} gets them without a pass. Forgotten at
+   * the first change, and as soon as {@link #logits()} hands out the writable array.
    */
-  public void knownStatistics(float max, double sumExp) {
+  public void knownStatistics(float max, double sumExp, int argmax) {
     this.statisticsKnown = true;
     this.knownMax = max;
     this.knownSumExp = sumExp;
+    this.knownArgmax = argmax;
   }
 
   /** Starts a new row from the given logits (copied). For tests and simple callers. */
@@ -144,17 +194,21 @@ public final class Candidates {
 
   /** Sets the logit of a token; {@code -Infinity} removes it. Clears {@link #isSorted()}. */
   public void setLogit(int tokenId, float value) {
-    writable();
+    beforeWrite(tokenId);
     logits[tokenId] = value;
-    sorted = false;
+    if (sorted) {
+      sorted = false;
+      sortedBeforeWrites = true;
+    }
     statisticsKnown = false;
   }
 
   /** Removes a token: its logit becomes {@code -Infinity}. Clears {@link #isSorted()}. */
   public void remove(int tokenId) {
-    writable();
+    beforeWrite(tokenId);
     logits[tokenId] = Float.NEGATIVE_INFINITY;
     sorted = false;
+    sortedBeforeWrites = false;
     statisticsKnown = false;
   }
 
@@ -181,9 +235,14 @@ public final class Candidates {
     return sorted;
   }
 
-  /** Tells that the logits were rewritten in a way that keeps the order (e.g. a positive scale). */
+  /**
+   * Tells whether the logits written since the list was last in canonical order kept that order
+   * (e.g. a positive scale, through {@link #setLogit} or {@link #logits()}): {@code true} keeps a
+   * sorted list sorted, {@code false} clears {@link #isSorted()}.
+   */
   public void orderPreserved(boolean stillSorted) {
-    this.sorted = stillSorted && sorted;
+    this.sorted = stillSorted && (sorted || sortedBeforeWrites);
+    this.sortedBeforeWrites = false;
   }
 
   /** Number of candidates with a logit above {@code -Infinity}. */
@@ -221,6 +280,9 @@ public final class Candidates {
    * passes while the list is the whole vocabulary.
    */
   public int argmax() {
+    if (statisticsKnown) {
+      return knownArgmax;
+    }
     float max = maxLogit();
     if (max == Float.NEGATIVE_INFINITY) {
       return -1;
@@ -355,8 +417,8 @@ public final class Candidates {
     if (k <= 0) {
       throw new IllegalArgumentException("k must be positive: " + k);
     }
-    if (k <= HEAP_LIMIT && size > 8 * k) {
-      keepTopByHeap(k);
+    if (k <= STREAM_LIMIT && size > 8 * k) {
+      keepTopOfStream(k);
       return;
     }
     int n = fillKeys();
@@ -368,75 +430,26 @@ public final class Candidates {
     unpackKeys(n);
   }
 
-  // Small k over a large list: one pass with a bounded heap of the best k, where almost every
-  // token is rejected by a single float comparison against the worst kept logit.
-  private static final int HEAP_LIMIT = 4096;
+  // Small k over a large list: one pass where almost every token is rejected by a single float
+  // comparison against the k-th best so far (SIMD while the list is dense).
+  private static final int STREAM_LIMIT = 4096;
 
-  private void keepTopByHeap(int k) {
-    long[] heap = keys; // a max-heap of canonical keys: the root is the worst token kept
-    int h = 0;
-    float worst = Float.NEGATIVE_INFINITY;
-    for (int i = 0; i < size; i++) {
-      if (dense) {
-        i = kernels.nextAtLeast(logits, i, size, worst); // skips the tokens below the k-th best
-        if (i == size) {
-          break;
-        }
+  private void keepTopOfStream(int k) {
+    top.start(k);
+    if (dense) {
+      for (int i = kernels.nextAtLeast(logits, 0, size, top.floor()); i < size;
+          i = kernels.nextAtLeast(logits, i + 1, size, top.floor())) {
+        top.offer(logits[i], i);
       }
-      int id = dense ? i : ids[i];
-      float l = logits[id];
-      if (l < worst) {
-        continue; // the common case: one well-predicted branch per token
-      }
-      if (l == Float.NEGATIVE_INFINITY) {
-        continue;
-      }
-      long key = ((long) ~orderedBits(l) << 32) | id;
-      if (h < k) {
-        siftUp(heap, h++, key);
-      } else if (key < heap[0]) {
-        siftDown(heap, h, key);
-      } else {
-        continue;
-      }
-      if (h == k) {
-        worst = logits[(int) heap[0]];
+    } else {
+      for (int i = 0; i < size; i++) {
+        int id = ids[i];
+        top.offer(logits[id], id);
       }
     }
-    Arrays.sort(heap, 0, h);
-    unpackKeys(h);
-  }
-
-  private static void siftUp(long[] heap, int at, long key) {
-    while (at > 0) {
-      int parent = (at - 1) >>> 1;
-      if (heap[parent] >= key) {
-        break;
-      }
-      heap[at] = heap[parent];
-      at = parent;
-    }
-    heap[at] = key;
-  }
-
-  /** Replaces the root with {@code key} and restores the heap. */
-  private static void siftDown(long[] heap, int h, long key) {
-    int at = 0;
-    while (true) {
-      int child = 2 * at + 1;
-      if (child >= h) {
-        break;
-      }
-      if (child + 1 < h && heap[child + 1] > heap[child]) {
-        child++;
-      }
-      if (heap[child] <= key) {
-        break;
-      }
-      heap[at] = heap[child];
-      at = child;
-    }
-    heap[at] = key;
+    int n = top.finish();
+    System.arraycopy(top.keys(), 0, keys, 0, n);
+    unpackKeys(n);
   }
 
   /** Keeps the first {@code n} entries of the list (meaningful once sorted). */
@@ -470,6 +483,7 @@ public final class Candidates {
     this.size = n;
     this.dense = false;
     this.sorted = sorted;
+    this.sortedBeforeWrites = false;
     this.idsAscending = false;
   }
 
@@ -513,16 +527,14 @@ public final class Candidates {
     return scratchLongs;
   }
 
-  // Canonical order as one long per candidate: high half the logit's bits mapped so that signed
-  // int order is descending float order, low half the token id. Sorting longs ascending then gives
-  // logit descending, id ascending, with no boxing and no comparator.
+  // Canonical order as one long per candidate (TopKeys.key): sorting ascending gives it.
   private int fillKeys() {
     int n = 0;
     for (int i = 0; i < size; i++) {
       int id = id(i);
       float l = logits[id];
       if (l != Float.NEGATIVE_INFINITY) {
-        keys[n++] = ((long) ~orderedBits(l) << 32) | id;
+        keys[n++] = TopKeys.key(l, id);
       }
     }
     return n;
@@ -535,11 +547,7 @@ public final class Candidates {
     size = n;
     dense = false;
     sorted = true;
+    sortedBeforeWrites = false;
     idsAscending = false;
-  }
-
-  private static int orderedBits(float f) {
-    int bits = Float.floatToIntBits(f + 0.0f); // folds -0 into +0 so they tie
-    return bits ^ ((bits >> 31) & 0x7fffffff);
   }
 }

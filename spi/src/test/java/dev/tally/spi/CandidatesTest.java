@@ -358,22 +358,24 @@ final class CandidatesTest {
   @org.junit.jupiter.api.Test
   void knownStatisticsLastUntilTheFirstChange() {
     Candidates c = Candidates.of(1f, 3f, 2f);
-    c.knownStatistics(10f, Math.E); // deliberately not the real ones, to see which are served
+    c.knownStatistics(10f, Math.E, 0); // deliberately not the real ones, to see which are served
     org.assertj.core.api.Assertions.assertThat(c.maxLogit()).isEqualTo(10f);
+    org.assertj.core.api.Assertions.assertThat(c.argmax()).isEqualTo(0);
     org.assertj.core.api.Assertions.assertThat(c.logSumExp()).isEqualTo(11.0);
     c.setLogit(0, 0f);
     org.assertj.core.api.Assertions.assertThat(c.maxLogit()).isEqualTo(3f);
+    org.assertj.core.api.Assertions.assertThat(c.argmax()).isEqualTo(1);
 
     for (java.util.function.Consumer<Candidates> change : java.util.List.<java.util.function.Consumer<Candidates>>of(
         x -> x.logits(), x -> x.remove(1), x -> x.compact(), x -> x.retainAtLeast(0f),
         x -> x.keepTop(2), x -> x.truncate(3), x -> x.retain(new int[] {0, 1}, 2, false))) {
       Candidates d = Candidates.of(1f, 3f, 2f);
-      d.knownStatistics(10f, Math.E);
+      d.knownStatistics(10f, Math.E, 0);
       change.accept(d);
       org.assertj.core.api.Assertions.assertThat(d.maxLogit()).isLessThanOrEqualTo(3f);
     }
     Candidates e = Candidates.of(1f, 3f, 2f);
-    e.knownStatistics(10f, Math.E);
+    e.knownStatistics(10f, Math.E, 0);
     e.reset(3);
     org.assertj.core.api.Assertions.assertThat(e.maxLogit()).isLessThan(10f);
   }
@@ -435,28 +437,78 @@ final class CandidatesTest {
     org.assertj.core.api.Assertions.assertThat(d.size()).isZero();
   }
 
-  /** A shared row is read in place and copied at the first write: the source never changes. */
+  /**
+   * A borrowed row is read in place; single-token writes go into it and restoreShared() undoes
+   * them (a token written twice gets its first value back); a bulk write copies it first.
+   */
   @org.junit.jupiter.api.Test
-  void sharedLogitsAreCopiedOnTheFirstWriteOnly() {
-    float[] source = {1f, 3f, 2f, 0f};
+  void borrowedLogitsAreRestoredExactly() {
+    float[] source = {1f, 3f, 2f, 0f, -0f};
     Candidates c = new Candidates();
-    c.resetShared(source, 4);
-    c.retainAtLeast(1f); // list changes only: no copy needed
+    c.resetShared(source, 5);
+    c.retainAtLeast(1f); // list changes only
     c.sort();
     org.assertj.core.api.Assertions.assertThat(c.id(0)).isEqualTo(1);
     c.setLogit(1, -5f);
+    c.setLogit(1, 7f);
     c.remove(2);
-    org.assertj.core.api.Assertions.assertThat(c.logit(1)).isEqualTo(-5f);
-    org.assertj.core.api.Assertions.assertThat(source).containsExactly(1f, 3f, 2f, 0f);
+    c.setLogit(4, 1f);
+    org.assertj.core.api.Assertions.assertThat(c.logit(1)).isEqualTo(7f);
+    org.assertj.core.api.Assertions.assertThat(c.logit(2)).isEqualTo(Float.NEGATIVE_INFINITY);
+    c.restoreShared();
+    org.assertj.core.api.Assertions.assertThat(source).containsExactly(1f, 3f, 2f, 0f, -0f);
+    org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(source[4]))
+        .isEqualTo(Float.floatToRawIntBits(-0f));
 
     Candidates d = new Candidates();
-    d.resetShared(source, 4);
+    d.resetShared(source, 5);
+    d.setLogit(0, 4f); // in place, then a bulk write moves to the own array
     float[] writable = d.logits();
     org.assertj.core.api.Assertions.assertThat(writable).isNotSameAs(source);
-    writable[0] = 9f;
-    org.assertj.core.api.Assertions.assertThat(d.logit(0)).isEqualTo(9f);
-    org.assertj.core.api.Assertions.assertThat(source[0]).isEqualTo(1f);
-    d.reset(4); // a plain reset owns its array again
+    writable[1] = 9f;
+    org.assertj.core.api.Assertions.assertThat(d.logit(0)).isEqualTo(4f);
+    org.assertj.core.api.Assertions.assertThat(d.logit(1)).isEqualTo(9f);
+    d.restoreShared();
+    org.assertj.core.api.Assertions.assertThat(source).containsExactly(1f, 3f, 2f, 0f, -0f);
+    d.reset(5); // a plain reset owns its array again
     org.assertj.core.api.Assertions.assertThat(d.logits()).isNotSameAs(source);
+  }
+
+  /** More single writes than the undo log holds: the row moves to the own array, still exact. */
+  @org.junit.jupiter.api.Test
+  void manyWritesToABorrowedRowStillRestoreIt() {
+    int n = 20_000;
+    float[] source = new float[n];
+    for (int i = 0; i < n; i++) {
+      source[i] = i * 0.5f;
+    }
+    float[] before = source.clone();
+    Candidates c = new Candidates();
+    c.resetShared(source, n);
+    for (int i = 0; i < n; i++) {
+      c.setLogit(i, -i);
+    }
+    for (int i = 0; i < n; i++) {
+      org.assertj.core.api.Assertions.assertThat(c.logit(i)).isEqualTo((float) -i);
+    }
+    c.restoreShared();
+    org.assertj.core.api.Assertions.assertThat(source).containsExactly(before);
+  }
+
+  /** orderPreserved(true) after order-keeping setLogit writes keeps a sorted list sorted. */
+  @org.junit.jupiter.api.Test
+  void orderPreservingWritesKeepTheListSorted() {
+    Candidates c = Candidates.of(1f, 3f, 2f, 0f);
+    c.keepTop(3);
+    org.assertj.core.api.Assertions.assertThat(c.isSorted()).isTrue();
+    for (int i = 0; i < c.size(); i++) {
+      c.setLogit(c.id(i), c.logit(c.id(i)) / 2);
+    }
+    org.assertj.core.api.Assertions.assertThat(c.isSorted()).isFalse();
+    c.orderPreserved(true);
+    org.assertj.core.api.Assertions.assertThat(c.isSorted()).isTrue();
+    c.remove(c.id(0)); // a removal is never order-preserving
+    c.orderPreserved(true);
+    org.assertj.core.api.Assertions.assertThat(c.isSorted()).isFalse();
   }
 }

@@ -7,6 +7,7 @@ import dev.tally.core.pipeline.Chain;
 import dev.tally.core.pipeline.Stage;
 import dev.tally.core.tensor.LogitsTensor;
 import dev.tally.spi.Candidates;
+import dev.tally.spi.TopKeys;
 
 /**
  * Samples one row at a time: decode, check, run the chain, select, and compute the logprobs,
@@ -18,11 +19,9 @@ public final class RowSampler {
   private final RowContext context = new RowContext();
   private final Kernels kernels;
   private final StageTimer stageTimer;
+  private final RowScan scan;
   private float[] raw = new float[0];
   private short[] halves = new short[0];
-  /** The values of the last top list, best first: {@code topValues[0, topCount)}. */
-  private float[] topValues = new float[0];
-  private int topCount;
 
   /** A sampler on the kernels this JVM runs best. */
   public RowSampler() {
@@ -39,7 +38,12 @@ public final class RowSampler {
     this.kernels = kernels;
     this.stageTimer = java.util.Objects.requireNonNull(timer, "timer");
     this.candidates = new Candidates(kernels);
+    this.scan = new RowScan(kernels);
   }
+
+  // The raw top list holds at least this many tokens, so that the chosen token's rank is usually
+  // read off it: a truncated distribution's choice is rarely below the 16th raw logit.
+  private static final int RANK_LIST = 16;
 
   /**
    * Samples {@code row} of {@code logits}. Never throws for a bad row: the error is in the result.
@@ -62,25 +66,19 @@ public final class RowSampler {
       raw = new float[vocab];
       halves = new short[vocab];
     }
-    logits.decodeRow(row, raw, halves, kernels);
+    int n = chain.topLogprobs();
+    float scannedMax = scan.scan(logits, row, raw, halves, Math.max(n, RANK_LIST));
     chain.checkVocabulary(vocab);
     if (history.maxTokenId() >= vocab) {
       throw TallyException.invalidParams("histories", "row " + row + ": the history holds token id "
           + history.maxTokenId() + ", outside the vocabulary of " + vocab);
     }
-    float rawMax = checkedMax(row, vocab);
-    // The candidates' starting logits: a view of the raw row when the first stage only reads
-    // (copied if a later stage writes), else a copy made in the raw Σexp pass. Either way the
-    // first stage gets the max and Σexp for free while it has changed nothing.
-    double rawSumExp;
-    if (chain.firstStageReadsOnly()) {
-      rawSumExp = kernels.sumExp(raw, vocab, rawMax);
-      candidates.resetShared(raw, vocab);
-    } else {
-      candidates.reset(vocab);
-      rawSumExp = kernels.copySumExp(raw, candidates.logits(), vocab, rawMax);
-    }
-    candidates.knownStatistics(rawMax, rawSumExp);
+    float rawMax = checkedMax(scannedMax, row, vocab);
+    double rawSumExp = kernels.sumExp(raw, vocab, rawMax);
+    // The candidates borrow the raw row (a write of a few tokens is undone afterwards, a bulk
+    // write copies it), and the first stage gets its max and Σexp for free.
+    candidates.resetShared(raw, vocab);
+    candidates.knownStatistics(rawMax, rawSumExp, TopKeys.id(scan.topKeys()[0]));
     double rawLse = rawMax + Math.log(rawSumExp);
 
     context.set(history, seed);
@@ -97,21 +95,21 @@ public final class RowSampler {
       labelLogprobs(chain, processedLse, r);
     }
     r.processedLogprob = deterministic ? 0f : (float) (candidates.logit(chosen) - processedLse);
-    float chosenRaw = raw[chosen];
-    r.logprob = (float) (chosenRaw - rawLse);
-    int n = chain.topLogprobs();
-    r.rank = -1;
-    if (n > 0) {
-      if (!chain.processedLogprobs()) {
-        topAlternatives(r, n, raw, null, vocab, rawLse);
-        r.rank = rankFromTop(n, chosenRaw);
-      } else if (deterministic) {
+    if (n > 0 && chain.processedLogprobs()) {
+      if (deterministic) {
         r.topIds = new int[] {chosen};
         r.topLogprobs = new float[] {0f};
       } else {
-        topAlternatives(r, n, candidates.logits(), candidates, candidates.size(), processedLse);
+        processedAlternatives(r, n, processedLse);
       }
     }
+    candidates.restoreShared(); // raw[] is the raw row again
+    float chosenRaw = raw[chosen];
+    r.logprob = (float) (chosenRaw - rawLse);
+    if (n > 0 && !chain.processedLogprobs()) {
+      rawAlternatives(r, n, rawLse);
+    }
+    r.rank = rankFromTop(chosenRaw);
     if (r.rank < 0) {
       r.rank = kernels.countAtLeast(raw, vocab, chosenRaw);
     }
@@ -123,9 +121,8 @@ public final class RowSampler {
     return r;
   }
 
-  /** Checks the row (no NaN, no +Inf, something finite) and returns its max. */
-  private float checkedMax(int row, int vocab) {
-    float max = kernels.maxOrNaN(raw, vocab);
+  /** Checks the scanned row (no NaN, no +Inf, something finite) and returns its max. */
+  private float checkedMax(float max, int row, int vocab) {
     if (Float.isNaN(max)) {
       for (int v = 0; v < vocab; v++) { // rare: find the culprit for the message
         float x = raw[v];
@@ -143,18 +140,21 @@ public final class RowSampler {
   }
 
   /**
-   * The chosen token's raw rank read off the top list {@link #topAlternatives} just built, or -1
-   * when the list cannot tell. A token above the list's last value has every token at or above it
-   * in the list (the list holds the n best, or every finite logit when there are fewer): no pass
-   * over the vocabulary is needed, as it usually is for a token from a truncated distribution.
+   * The chosen token's raw rank (how many tokens have a raw logit at least its own) read off the
+   * scan's top list, or -1 when the list cannot tell. A token above the list's last value has
+   * every token at or above it in the list (the list holds the best ones, or every finite logit
+   * when there are fewer): no pass over the vocabulary is needed.
    */
-  private int rankFromTop(int n, float chosenRaw) {
+  private int rankFromTop(float chosenRaw) {
+    int count = scan.topCount();
+    long[] keys = scan.topKeys();
+    boolean full = count == scan.keep();
     if (chosenRaw == Float.NEGATIVE_INFINITY
-        || (topCount == n && !(chosenRaw > topValues[n - 1]))) {
+        || (full && !(chosenRaw > TopKeys.logit(keys[count - 1])))) {
       return -1;
     }
     int rank = 0;
-    while (rank < topCount && topValues[rank] >= chosenRaw) {
+    while (rank < count && TopKeys.logit(keys[rank]) >= chosenRaw) {
       rank++;
     }
     return rank;
@@ -277,54 +277,32 @@ public final class RowSampler {
     return false;
   }
 
-  /**
-   * The n best entries (value descending, id ascending), as logprobs {@code value - lse}. Scans
-   * either the dense {@code values[0, size)} or, with {@code list}, the candidate list.
-   */
-  private void topAlternatives(RowResult r, int n, float[] values, Candidates list,
-      int size, double lse) {
-    int[] ids = new int[n];
-    if (topValues.length < n) {
-      topValues = new float[n];
-    }
-    float[] best = topValues;
-    int count = 0;
-    // Below the n-th best so far: most tokens stop at this one comparison.
-    float floor = Float.NEGATIVE_INFINITY;
-    for (int i = 0; i < size; i++) {
-      if (list == null) {
-        i = kernels.nextAtLeast(values, i, size, floor);
-        if (i == size) {
-          break;
-        }
-      }
-      int id = list == null ? i : list.id(i);
-      float v = values[id];
-      if (v < floor || v == Float.NEGATIVE_INFINITY) {
-        continue;
-      }
-      if (count == n && !(v > best[n - 1] || (v == best[n - 1] && id < ids[n - 1]))) {
-        continue;
-      }
-      int pos = count == n ? n - 1 : count++;
-      while (pos > 0 && (v > best[pos - 1] || (v == best[pos - 1] && id < ids[pos - 1]))) {
-        best[pos] = best[pos - 1];
-        ids[pos] = ids[pos - 1];
-        pos--;
-      }
-      best[pos] = v;
-      ids[pos] = id;
-      if (count == n) {
-        floor = best[n - 1];
-      }
-    }
-    float[] logprobs = new float[count];
+  /** The n best raw tokens (logit descending, id ascending) off the scan's list, as logprobs. */
+  private void rawAlternatives(RowResult r, int n, double rawLse) {
+    int count = Math.min(n, scan.topCount());
+    long[] keys = scan.topKeys();
+    r.topIds = new int[count];
+    r.topLogprobs = new float[count];
     for (int i = 0; i < count; i++) {
-      logprobs[i] = (float) (best[i] - lse);
+      r.topIds[i] = TopKeys.id(keys[i]);
+      r.topLogprobs[i] = (float) (raw[r.topIds[i]] - rawLse);
     }
-    r.topIds = java.util.Arrays.copyOf(ids, count);
-    r.topLogprobs = logprobs;
-    topCount = count;
+  }
+
+  /**
+   * The n best candidates after the chain, as processed logprobs. Runs last on the candidates: it
+   * narrows their list to those n.
+   */
+  private void processedAlternatives(RowResult r, int n, double processedLse) {
+    candidates.keepTop(n);
+    int count = candidates.size();
+    r.topIds = new int[count];
+    r.topLogprobs = new float[count];
+    for (int i = 0; i < count; i++) {
+      int id = candidates.id(i);
+      r.topIds[i] = id;
+      r.topLogprobs[i] = (float) (candidates.logit(id) - processedLse);
+    }
   }
 
   /**

@@ -86,12 +86,11 @@ public final class Warmup {
     List<Runnable> loops = List.of(
         () -> k.maxOrNaN(x, n),
         () -> k.sumExp(x, n, max),
-        () -> k.copySumExp(x, y, n, max),
         () -> k.sumExpAtLeast(x, n, max, max - 4f),
         () -> k.countAtLeast(x, n, 2f),
         () -> k.nextAtLeast(x, 0, n, max),
-        () -> k.widenBfloat16(halves, y, n),
-        () -> k.widenFloat16(halves, y, n));
+        () -> k.widenBfloat16(halves, y, 0, n),
+        () -> k.widenFloat16(halves, y, 0, n));
     for (Runnable loop : loops) {
       int fast = 0;
       while (fast < 5 && System.nanoTime() < end) {

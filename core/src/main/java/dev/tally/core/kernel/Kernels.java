@@ -13,25 +13,30 @@ import org.slf4j.Logger;
  */
 public interface Kernels extends dev.tally.spi.VocabKernels {
   /**
-   * The largest of {@code x[0, n)}; NaN when any element is NaN or +Infinity (the caller then
+   * The largest of {@code x[from, to)}; NaN when any element is NaN or +Infinity (the caller then
    * finds and reports it).
    */
-  float maxOrNaN(float[] x, int n);
+  float maxOrNaN(float[] x, int from, int to);
+
+  /** {@link #maxOrNaN(float[], int, int)} over {@code x[0, n)}. */
+  default float maxOrNaN(float[] x, int n) {
+    return maxOrNaN(x, 0, n);
+  }
 
   /** {@code Σ exp(x[i] - max)} over {@code [0, n)}, for {@code max ≥} every element. */
   double sumExp(float[] x, int n, float max);
 
   /**
-   * {@link #sumExp} that also copies {@code x[0, n)} into {@code copy}: the raw row's log-sum-exp
-   * and the candidates' starting logits in one pass.
+   * bfloat16 bit patterns to float32, exactly (the top half of a float32): {@code src[from, to)}
+   * into {@code dst[from, to)}.
    */
-  double copySumExp(float[] x, float[] copy, int n, float max);
+  void widenBfloat16(short[] src, float[] dst, int from, int to);
 
-  /** bfloat16 bit patterns to float32, exactly (the top half of a float32). */
-  void widenBfloat16(short[] src, float[] dst, int n);
-
-  /** IEEE binary16 bit patterns to float32, exactly (subnormals, infinities and NaNs included). */
-  void widenFloat16(short[] src, float[] dst, int n);
+  /**
+   * IEEE binary16 bit patterns to float32, exactly (subnormals, infinities and NaNs included):
+   * {@code src[from, to)} into {@code dst[from, to)}.
+   */
+  void widenFloat16(short[] src, float[] dst, int from, int to);
 
   /** {@code #{i < n : x[i] ≥ t}}. */
   int countAtLeast(float[] x, int n, float t);

@@ -12,10 +12,10 @@ final class ScalarKernels implements Kernels {
   private ScalarKernels() {}
 
   @Override
-  public float maxOrNaN(float[] x, int n) {
+  public float maxOrNaN(float[] x, int from, int to) {
     float max = Float.NEGATIVE_INFINITY;
     boolean bad = false;
-    for (int i = 0; i < n; i++) {
+    for (int i = from; i < to; i++) {
       float v = x[i];
       bad |= v != v | v == Float.POSITIVE_INFINITY;
       max = Math.max(max, v);
@@ -49,21 +49,15 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
-  public double copySumExp(float[] x, float[] copy, int n, float max) {
-    System.arraycopy(x, 0, copy, 0, n);
-    return sumExp(x, n, max);
-  }
-
-  @Override
-  public void widenBfloat16(short[] src, float[] dst, int n) {
-    for (int i = 0; i < n; i++) {
+  public void widenBfloat16(short[] src, float[] dst, int from, int to) {
+    for (int i = from; i < to; i++) {
       dst[i] = HalfFloats.fromBfloat16(src[i]);
     }
   }
 
   @Override
-  public void widenFloat16(short[] src, float[] dst, int n) {
-    for (int i = 0; i < n; i++) {
+  public void widenFloat16(short[] src, float[] dst, int from, int to) {
+    for (int i = from; i < to; i++) {
       dst[i] = HalfFloats.fromFloat16(src[i]);
     }
   }

@@ -38,21 +38,29 @@ final class VectorKernels implements Kernels {
   private VectorKernels() {}
 
   @Override
-  public float maxOrNaN(float[] x, int n) {
-    FloatVector max = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-    VectorMask<Float> bad = F.maskAll(false);
-    int i = 0;
-    for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-      FloatVector v = FloatVector.fromArray(F, x, i);
-      // NaN is the one value unequal to itself; compare() is intrinsified where test() is not.
-      bad = bad.or(v.compare(VectorOperators.NE, v)).or(v.eq(Float.POSITIVE_INFINITY));
-      max = max.blend(v, v.compare(VectorOperators.GT, max)); // compare+blend: always SIMD
+  public float maxOrNaN(float[] x, int from, int to) {
+    // Two independent chains: a compare+blend's latency, not the loads, bounds a single chain.
+    FloatVector max0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+    FloatVector max1 = max0;
+    // "Not at most Float.MAX_VALUE" is NaN or +Inf in one compare (-Inf is a masked token).
+    VectorMask<Float> ok0 = F.maskAll(true);
+    VectorMask<Float> ok1 = ok0;
+    int i = from;
+    int step = F.length();
+    for (int bound = to - 2 * step; i <= bound; i += 2 * step) {
+      FloatVector v0 = FloatVector.fromArray(F, x, i);
+      FloatVector v1 = FloatVector.fromArray(F, x, i + step);
+      ok0 = ok0.and(v0.compare(VectorOperators.LE, Float.MAX_VALUE));
+      ok1 = ok1.and(v1.compare(VectorOperators.LE, Float.MAX_VALUE));
+      max0 = max0.blend(v0, v0.compare(VectorOperators.GT, max0)); // compare+blend: always SIMD
+      max1 = max1.blend(v1, v1.compare(VectorOperators.GT, max1));
     }
-    float m = max.reduceLanes(VectorOperators.MAX);
-    boolean anyBad = bad.anyTrue();
-    for (; i < n; i++) {
+    max0 = max0.blend(max1, max1.compare(VectorOperators.GT, max0));
+    float m = max0.reduceLanes(VectorOperators.MAX);
+    boolean anyBad = !ok0.and(ok1).allTrue();
+    for (; i < to; i++) {
       float v = x[i];
-      anyBad |= v != v | v == Float.POSITIVE_INFINITY;
+      anyBad |= !(v <= Float.MAX_VALUE);
       m = Math.max(m, v);
     }
     return anyBad ? Float.NaN : m;
@@ -75,29 +83,6 @@ final class VectorKernels implements Kernels {
       total += sumLanes(acc, lanes);
     }
     for (; i < n; i++) {
-      total += FastMath.expNonPositive(x[i] - max);
-    }
-    return total;
-  }
-
-  @Override
-  public double copySumExp(float[] x, float[] copy, int n, float max) {
-    double total = 0;
-    int i = 0;
-    int bound = F.loopBound(n);
-    float[] lanes = new float[F.length()];
-    while (i < bound) {
-      int end = Math.min(bound, i + ScalarKernels.CHUNK);
-      FloatVector acc = FloatVector.zero(F);
-      for (; i < end; i += F.length()) {
-        FloatVector v = FloatVector.fromArray(F, x, i);
-        v.intoArray(copy, i); // a store is free in this arithmetic-bound loop
-        acc = acc.add(exp(v.sub(max)));
-      }
-      total += sumLanes(acc, lanes);
-    }
-    for (; i < n; i++) {
-      copy[i] = x[i];
       total += FastMath.expNonPositive(x[i] - max);
     }
     return total;
@@ -173,22 +158,22 @@ final class VectorKernels implements Kernels {
   }
 
   @Override
-  public void widenBfloat16(short[] src, float[] dst, int n) {
-    int i = 0;
-    for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+  public void widenBfloat16(short[] src, float[] dst, int from, int to) {
+    int i = from;
+    for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
       IntVector bits = (IntVector) ShortVector.fromArray(S, src, i)
           .convertShape(VectorOperators.S2I, I, 0);
       bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
     }
-    for (; i < n; i++) {
+    for (; i < to; i++) {
       dst[i] = HalfFloats.fromBfloat16(src[i]);
     }
   }
 
   @Override
-  public void widenFloat16(short[] src, float[] dst, int n) {
-    int i = 0;
-    for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+  public void widenFloat16(short[] src, float[] dst, int from, int to) {
+    int i = from;
+    for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
       IntVector h = (IntVector) ShortVector.fromArray(S, src, i)
           .convertShape(VectorOperators.S2I, I, 0);
       IntVector magnitude = h.and(0x7fff);
@@ -203,7 +188,7 @@ final class VectorKernels implements Kernels {
       IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
       abs.reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, i);
     }
-    for (; i < n; i++) {
+    for (; i < to; i++) {
       dst[i] = HalfFloats.fromFloat16(src[i]);
     }
   }

@@ -61,24 +61,6 @@ public final class Chain {
     this.labelTokenIds = base.labelTokenIds;
   }
 
-  // Built-in truncations only narrow the candidate list; they never write a logit.
-  private static final java.util.Set<String> READ_ONLY_BUILTINS =
-      java.util.Set.of("top_k", "top_p", "min_p", "typical_p", "top_n_sigma");
-
-  /**
-   * Whether the first stage only reads the logits: no processor at all, or a built-in truncation.
-   * The engine then lets the candidates share the raw row (copied only if a later stage writes);
-   * otherwise the copy rides along the raw Σexp pass, where it costs less than a copy of its own.
-   */
-  public boolean firstStageReadsOnly() {
-    if (processors.isEmpty()) {
-      return true;
-    }
-    Stage first = processors.get(0);
-    return dev.tally.core.processor.BuiltinPlugin.NAME.equals(first.plugin())
-        && READ_ONLY_BUILTINS.contains(first.name());
-  }
-
   /** Whether any stage keeps per-sequence state. */
   public boolean isStateful() {
     for (Stage s : processors) {

@@ -86,14 +86,13 @@ final class Penalties {
       TokenHistory h = context.history();
       int n = sortedWindow(c, h, windowStart(h, lastN));
       int[] ids = c.scratchInts(n);
-      float[] logits = c.logits();
       for (int i = 0; i < n; i++) {
         int id = ids[i];
         if (i > 0 && id == ids[i - 1]) {
           continue;
         }
-        float l = logits[id];
-        logits[id] = FloatRange.saturate(l, penalty, l > 0 ? l / penalty : l * penalty);
+        float l = c.logit(id);
+        c.setLogit(id, FloatRange.saturate(l, penalty, l > 0 ? l / penalty : l * penalty));
       }
       c.orderPreserved(false);
     }
@@ -119,14 +118,13 @@ final class Penalties {
       int from = Math.max(windowStart(h, lastN), h.promptLength());
       int n = sortedWindow(c, h, from);
       int[] ids = c.scratchInts(n);
-      float[] logits = c.logits();
       for (int i = 0; i < n; ) {
         int id = ids[i];
         int j = i;
         while (j < n && ids[j] == id) {
           j++;
         }
-        logits[id] -= (j - i) * frequency + presence;
+        c.setLogit(id, c.logit(id) - ((j - i) * frequency + presence));
         i = j;
       }
       c.orderPreserved(false);

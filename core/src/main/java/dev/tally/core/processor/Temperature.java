@@ -60,15 +60,15 @@ final class Temperature implements LogitsProcessor {
         shift = max;
       }
     }
-    float[] logits = c.logits();
     if (c.isDense()) {
+      float[] logits = c.logits();
       for (int i = 0, n = c.size(); i < n; i++) {
         logits[i] = (logits[i] - shift) / temperature;
       }
-    } else {
+    } else { // token by token: a short list after a truncation leaves the rest of the row alone
       for (int i = 0, n = c.size(); i < n; i++) {
         int id = c.id(i);
-        logits[id] = (logits[id] - shift) / temperature;
+        c.setLogit(id, (c.logit(id) - shift) / temperature);
       }
     }
     c.orderPreserved(true); // a positive scale (and a shift) keeps the order

@@ -5,6 +5,8 @@ import dev.tally.core.error.TallyException;
 import dev.tally.core.kernel.Kernels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 
 /**
  * A [rows × vocabSize] tensor of logits over little-endian bytes, decoded a row at a time.
@@ -17,12 +19,17 @@ public final class LogitsTensor {
   private final int rows;
   private final int vocabSize;
   private final ByteBuffer data;
+  // Views made once: their absolute bulk gets keep no position, so threads may share them.
+  private final FloatBuffer floats;
+  private final ShortBuffer shorts;
 
   private LogitsTensor(DType dtype, int rows, int vocabSize, ByteBuffer data) {
     this.dtype = dtype;
     this.rows = rows;
     this.vocabSize = vocabSize;
     this.data = data.slice().order(ByteOrder.LITTLE_ENDIAN);
+    this.floats = dtype == DType.FLOAT32 ? this.data.asFloatBuffer() : null;
+    this.shorts = dtype == DType.FLOAT32 ? null : this.data.asShortBuffer();
   }
 
   /**
@@ -93,18 +100,28 @@ public final class LogitsTensor {
    * widening loop, instead of a buffer read per element.
    */
   public void decodeRow(int row, float[] dst, short[] scratch, Kernels kernels) {
-    int n = vocabSize;
+    decodeRange(row, 0, vocabSize, dst, scratch, kernels);
+  }
+
+  /**
+   * Decodes the tokens {@code [from, to)} of row {@code row} into {@code dst[from, to)}, 16-bit
+   * rows through {@code scratch[from, to)}: a slice of {@link #decodeRow}, for passes that work on
+   * a row a cache-sized chunk at a time.
+   */
+  public void decodeRange(int row, int from, int to, float[] dst, short[] scratch,
+      Kernels kernels) {
+    int at = row * vocabSize + from;
     switch (dtype) {
       case FLOAT32:
-        data.asFloatBuffer().get(row * n, dst, 0, n);
+        floats.get(at, dst, from, to - from);
         break;
       case FLOAT16:
-        data.asShortBuffer().get(row * n, scratch, 0, n);
-        kernels.widenFloat16(scratch, dst, n);
+        shorts.get(at, scratch, from, to - from);
+        kernels.widenFloat16(scratch, dst, from, to);
         break;
       case BFLOAT16:
-        data.asShortBuffer().get(row * n, scratch, 0, n);
-        kernels.widenBfloat16(scratch, dst, n);
+        shorts.get(at, scratch, from, to - from);
+        kernels.widenBfloat16(scratch, dst, from, to);
         break;
       default:
         throw new AssertionError(dtype);
@@ -117,7 +134,7 @@ public final class LogitsTensor {
     int base = row * n * dtype.bytes();
     switch (dtype) {
       case FLOAT32:
-        data.asFloatBuffer().get(row * n, dst, 0, n);
+        floats.get(row * n, dst, 0, n);
         break;
       case FLOAT16:
         for (int i = 0; i < n; i++) {

@@ -138,9 +138,10 @@ final class RowSamplerTest {
   }
 
   /**
-   * A chain that starts with a built-in truncation shares the raw row and copies it only when a
-   * later stage writes: the raw logprobs must not see that write, and the result must be the same
-   * as the same stages in the order that copies up front.
+   * The candidates borrow the raw row, and single-token writes (a bias, a temperature after top-k)
+   * go into it until the row ends: the raw logprobs must not see them, and the result must be the
+   * same as the same stages in an order that copies the row up front (a temperature over the
+   * whole vocabulary).
    */
   @Test
   void aSharedRowIsNeverWrittenThrough() {
@@ -151,8 +152,6 @@ final class RowSamplerTest {
     Chain copied = withPlugin(new StageSpec("temperature", Map.of("temperature", 0.5)),
         new StageSpec("top_k", Map.of("k", 3.0)),
         new StageSpec("logit_bias", Map.of("bias", Map.of("0", 2.0))), StageSpec.of("draw"));
-    assertThat(shared.firstStageReadsOnly()).isTrue();
-    assertThat(copied.firstStageReadsOnly()).isFalse();
     RowSampler sampler = new RowSampler();
     double lse = Math.log(Math.exp(2) + Math.exp(1) + Math.exp(3) + Math.exp(0.5) + Math.exp(-1));
     for (long seed = 0; seed < 50; seed++) {
@@ -598,5 +597,57 @@ final class RowSamplerTest {
     assertThat(sample(c, 0f, 0f, 5f).finish()).isEqualTo(RowResult.Finish.EOS_TOKEN);
     assertThat(sample(c, 0f, 5f, 0f).finish()).isEqualTo(RowResult.Finish.STOP_TOKEN);
     assertThat(sample(c, 5f, 0f, 0f).finish()).isEqualTo(RowResult.Finish.NONE);
+  }
+
+  /**
+   * The row scan's top list over rows of several chunks with many ties: the raw top-N, the rank
+   * and the raw logprob equal a brute-force sort of the row, whatever the chain wrote into the
+   * borrowed row (penalties on the history, a temperature after top-k).
+   */
+  @Test
+  void rawTopListAndRankMatchABruteForceSortAcrossChunks() {
+    Random random = new Random(77);
+    RowSampler sampler = new RowSampler();
+    for (int trial = 0; trial < 60; trial++) {
+      int vocab = 1 + random.nextInt(9000);
+      float[] logits = new float[vocab];
+      for (int i = 0; i < vocab; i++) { // quarter steps: ties everywhere, also at the list's edge
+        logits[i] = random.nextInt(10) == 0 ? Float.NEGATIVE_INFINITY
+            : Math.round(8 * random.nextGaussian()) / 4f;
+      }
+      logits[random.nextInt(vocab)] = 0f;
+      int n = 1 + random.nextInt(40);
+      SamplingConfig config = trial % 3 == 0 ? new SamplingConfig().temperature(1.3f)
+          : trial % 3 == 1 ? new SamplingConfig().repetitionPenalty(1.5f).topK(50).temperature(0.7f)
+              .temperatureLast(true) : new SamplingConfig().temperature(0f);
+      Chain chain = Sampling.compile(config.topLogprobs(n));
+      int[] history = new int[20];
+      for (int i = 0; i < history.length; i++) {
+        history[i] = random.nextInt(vocab);
+      }
+      RowResult r = sampler.sample(LogitsTensor.ofFloats(1, vocab, logits), 0, chain,
+          TokenLog.of(history, new int[0]), trial);
+      Integer[] order = IntStream.range(0, vocab).filter(i -> logits[i] != Float.NEGATIVE_INFINITY)
+          .boxed().sorted(Comparator.<Integer>comparingDouble(i -> -logits[i])
+              .thenComparingInt(i -> i)).toArray(Integer[]::new);
+      int count = Math.min(n, order.length);
+      double[] x = new double[vocab];
+      for (int i = 0; i < vocab; i++) {
+        x[i] = logits[i];
+      }
+      double[] expected = logSoftmax(x);
+      assertThat(r.failed()).as("trial %d", trial).isFalse();
+      assertThat(r.topIds()).as("trial %d", trial)
+          .containsExactly(Arrays.stream(order, 0, count).mapToInt(i -> i).toArray());
+      for (int i = 0; i < count; i++) {
+        assertThat((double) r.topLogprobs()[i]).isCloseTo(expected[order[i]], within(1e-5));
+      }
+      int rank = 0;
+      for (float v : logits) {
+        rank += v >= logits[r.tokenId()] ? 1 : 0;
+      }
+      assertThat(r.rank()).as("trial %d: rank", trial).isEqualTo(rank);
+      assertThat((double) r.logprob()).isCloseTo(expected[r.tokenId()], within(1e-5));
+    }
   }
 }

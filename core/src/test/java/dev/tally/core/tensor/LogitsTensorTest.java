@@ -158,9 +158,17 @@ final class LogitsTensorTest {
         for (int row = 0; row < rows; row++) {
           t.decodeRow(row, a);
           t.decodeRow(row, c, scratch, kernels);
+          float[] ranges = new float[vocab]; // in uneven slices, as a chunked pass decodes
+          for (int from = 0; from < vocab; from += 37 + from % 100) {
+            t.decodeRange(row, from, Math.min(vocab, from + 37 + from % 100), ranges, scratch,
+                kernels);
+          }
           for (int i = 0; i < vocab; i++) {
             org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(c[i]))
                 .as("%s %s row %d token %d", kernels.name(), dtype, row, i)
+                .isEqualTo(Float.floatToRawIntBits(a[i]));
+            org.assertj.core.api.Assertions.assertThat(Float.floatToRawIntBits(ranges[i]))
+                .as("range: %s %s row %d token %d", kernels.name(), dtype, row, i)
                 .isEqualTo(Float.floatToRawIntBits(a[i]));
           }
         }
