@@ -62,6 +62,10 @@ public final class Candidates {
   private float knownMax;
   private double knownSumExp;
   private int knownArgmax;
+  // terms[id] = FastMath.expNonPositive(logit(id) - termsMax) for every id, while no logit has
+  // changed since the engine supplied them: list changes keep them valid, writes do not.
+  private float[] terms;
+  private float termsMax;
 
   /** Candidates whose full-vocabulary loops are the portable scalar ones. */
   public Candidates() {
@@ -93,6 +97,7 @@ public final class Candidates {
     this.sortedBeforeWrites = false;
     this.idsAscending = true;
     this.statisticsKnown = false;
+    this.terms = null;
   }
 
   /**
@@ -164,6 +169,18 @@ public final class Candidates {
     this.knownArgmax = argmax;
   }
 
+  /**
+   * For the engine: {@code terms[id] = FastMath.expNonPositive(logit(id) - max)} for every token of
+   * the row as it stands, {@code max} its max logit. Passes over the softmax terms ({@link
+   * #expInto}, {@link #massAtLeast}, {@link #logSumExp} of a narrowed list) then read them instead
+   * of computing exps, with the same bits; forgotten at the first write of a logit. The array is
+   * read, never written, until the next reset.
+   */
+  public void knownTerms(float[] terms, float max) {
+    this.terms = terms;
+    this.termsMax = max;
+  }
+
   /** Starts a new row from the given logits (copied). For tests and simple callers. */
   public static Candidates of(float... logits) {
     Candidates c = new Candidates();
@@ -183,6 +200,7 @@ public final class Candidates {
    */
   public float[] logits() {
     statisticsKnown = false; // the caller may write through it
+    terms = null;
     writable();
     return logits;
   }
@@ -196,6 +214,7 @@ public final class Candidates {
   public void setLogit(int tokenId, float value) {
     beforeWrite(tokenId);
     logits[tokenId] = value;
+    terms = null;
     if (sorted) {
       sorted = false;
       sortedBeforeWrites = true;
@@ -207,6 +226,7 @@ public final class Candidates {
   public void remove(int tokenId) {
     beforeWrite(tokenId);
     logits[tokenId] = Float.NEGATIVE_INFINITY;
+    terms = null;
     sorted = false;
     sortedBeforeWrites = false;
     statisticsKnown = false;
@@ -316,8 +336,14 @@ public final class Candidates {
       return max + Math.log(kernels.sumExp(logits, size, max));
     }
     double sum = 0;
-    for (int i = 0; i < size; i++) {
-      sum += FastMath.expNonPositive(logits[ids[i]] - max);
+    if (terms != null && max == termsMax) {
+      for (int i = 0; i < size; i++) {
+        sum += terms[ids[i]];
+      }
+    } else {
+      for (int i = 0; i < size; i++) {
+        sum += FastMath.expNonPositive(logits[ids[i]] - max);
+      }
     }
     return max + Math.log(sum);
   }
@@ -330,7 +356,9 @@ public final class Candidates {
    */
   public double massAtLeast(float threshold, float max) {
     if (dense) {
-      return kernels.sumExpAtLeast(logits, size, max, threshold);
+      return terms != null && max == termsMax
+          ? kernels.sumAtLeast(logits, terms, size, threshold)
+          : kernels.sumExpAtLeast(logits, size, max, threshold);
     }
     double sum = 0;
     for (int i = 0; i < size; i++) {
@@ -374,11 +402,7 @@ public final class Candidates {
     if (threshold != threshold) {
       // NaN: nothing is at least NaN
     } else if (dense) {
-      // Vector skips between survivors: truncations usually keep a small share of the vocabulary.
-      for (int i = kernels.nextAtLeast(logits, 0, size, threshold); i < size;
-          i = kernels.nextAtLeast(logits, i + 1, size, threshold)) {
-        ids[n++] = i;
-      }
+      n = kernels.indicesAtLeast(logits, size, threshold, ids);
     } else {
       for (int i = 0; i < size; i++) {
         int id = ids[i];
@@ -494,8 +518,19 @@ public final class Candidates {
    * list is the whole vocabulary.
    */
   public void expInto(float max, float[] out) {
+    boolean known = terms != null && max == termsMax;
     if (dense) {
-      kernels.expInto(logits, size, max, out);
+      if (known) {
+        System.arraycopy(terms, 0, out, 0, size);
+      } else {
+        kernels.expInto(logits, size, max, out);
+      }
+      return;
+    }
+    if (known) {
+      for (int i = 0; i < size; i++) {
+        out[i] = terms[ids[i]];
+      }
       return;
     }
     for (int i = 0; i < size; i++) {

@@ -32,6 +32,34 @@ public interface VocabKernels {
     }
   }
 
+  /**
+   * {@code Σ terms[i]} over the {@code i < n} with {@code x[i] ≥ t}: {@link #sumExpAtLeast} when
+   * the terms of {@code x} are already known.
+   */
+  default double sumAtLeast(float[] x, float[] terms, int n, float t) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+      if (x[i] >= t) {
+        sum += terms[i];
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * Writes the indices {@code i < n} with {@code x[i] ≥ t} to {@code out}, ascending, and returns
+   * how many there are: the survivors of a threshold, however many there are.
+   */
+  default int indicesAtLeast(float[] x, int n, float t, int[] out) {
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+      if (x[i] >= t) {
+        out[count++] = i;
+      }
+    }
+    return count;
+  }
+
   /** Plain loops over {@link FastMath#expNonPositive}. */
   VocabKernels SCALAR = new VocabKernels() {
     @Override

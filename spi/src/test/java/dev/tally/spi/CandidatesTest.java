@@ -511,4 +511,27 @@ final class CandidatesTest {
     c.orderPreserved(true);
     org.assertj.core.api.Assertions.assertThat(c.isSorted()).isFalse();
   }
+
+  /** Known terms are served through list changes and forgotten at the first logit write. */
+  @org.junit.jupiter.api.Test
+  void knownTermsLastUntilALogitChanges() {
+    float[] fake = {0.5f, 0.25f, 0.125f, 0.0625f}; // not the real terms, to see which are served
+    Candidates c = Candidates.of(0f, 0f, 0f, 0f);
+    c.knownTerms(fake, 0f);
+    float[] out = new float[4];
+    c.expInto(0f, out);
+    org.assertj.core.api.Assertions.assertThat(out).containsExactly(fake);
+    org.assertj.core.api.Assertions.assertThat(c.massAtLeast(-1f, 0f)).isEqualTo(0.9375);
+    c.retain(new int[] {2, 0}, 2, false);
+    c.expInto(0f, out);
+    org.assertj.core.api.Assertions.assertThat(out[0]).isEqualTo(0.125f);
+    org.assertj.core.api.Assertions.assertThat(out[1]).isEqualTo(0.5f);
+    org.assertj.core.api.Assertions.assertThat(c.logSumExp()).isEqualTo(Math.log(0.625));
+    c.expInto(1f, out); // another max: computed
+    org.assertj.core.api.Assertions.assertThat(out[0]).isEqualTo(FastMath.expNonPositive(-1f));
+    c.setLogit(0, 0f);
+    c.expInto(0f, out);
+    org.assertj.core.api.Assertions.assertThat(out[0]).isEqualTo(1f);
+    org.assertj.core.api.Assertions.assertThat(out[1]).isEqualTo(1f);
+  }
 }

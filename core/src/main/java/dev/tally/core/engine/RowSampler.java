@@ -22,6 +22,7 @@ public final class RowSampler {
   private final RowScan scan;
   private float[] raw = new float[0];
   private short[] halves = new short[0];
+  private float[] terms = new float[0];
 
   /** A sampler on the kernels this JVM runs best. */
   public RowSampler() {
@@ -74,11 +75,19 @@ public final class RowSampler {
           + history.maxTokenId() + ", outside the vocabulary of " + vocab);
     }
     float rawMax = checkedMax(scannedMax, row, vocab);
-    double rawSumExp = kernels.sumExp(raw, vocab, rawMax);
+    boolean withTerms = chain.readsRawTerms();
+    if (withTerms && terms.length < vocab) {
+      terms = new float[vocab];
+    }
+    double rawSumExp = withTerms ? kernels.sumExpInto(raw, vocab, rawMax, terms)
+        : kernels.sumExp(raw, vocab, rawMax);
     // The candidates borrow the raw row (a write of a few tokens is undone afterwards, a bulk
-    // write copies it), and the first stage gets its max and Σexp for free.
+    // write copies it), and the first stage gets its max, Σexp and argmax for free.
     candidates.resetShared(raw, vocab);
     candidates.knownStatistics(rawMax, rawSumExp, TopKeys.id(scan.topKeys()[0]));
+    if (withTerms) {
+      candidates.knownTerms(terms, rawMax);
+    }
     double rawLse = rawMax + Math.log(rawSumExp);
 
     context.set(history, seed);

@@ -27,6 +27,12 @@ public interface Kernels extends dev.tally.spi.VocabKernels {
   double sumExp(float[] x, int n, float max);
 
   /**
+   * {@link #sumExp}, bit for bit, that also writes each term as {@link #expInto} does: the raw
+   * row's Σexp and the softmax terms a nucleus or a draw over the whole row reads, in one pass.
+   */
+  double sumExpInto(float[] x, int n, float max, float[] terms);
+
+  /**
    * bfloat16 bit patterns to float32, exactly (the top half of a float32): {@code src[from, to)}
    * into {@code dst[from, to)}.
    */

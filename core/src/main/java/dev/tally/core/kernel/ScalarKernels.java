@@ -49,6 +49,31 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
+  public double sumExpInto(float[] x, int n, float max, float[] terms) {
+    expInto(x, n, max, terms);
+    double total = 0; // the grouping of sumExp, over the same terms
+    for (int start = 0; start < n; start += CHUNK) {
+      int end = Math.min(n, start + CHUNK);
+      float s0 = 0;
+      float s1 = 0;
+      float s2 = 0;
+      float s3 = 0;
+      int i = start;
+      for (; i + 3 < end; i += 4) {
+        s0 += terms[i];
+        s1 += terms[i + 1];
+        s2 += terms[i + 2];
+        s3 += terms[i + 3];
+      }
+      for (; i < end; i++) {
+        s0 += terms[i];
+      }
+      total += (double) s0 + s1 + s2 + s3;
+    }
+    return total;
+  }
+
+  @Override
   public void widenBfloat16(short[] src, float[] dst, int from, int to) {
     for (int i = from; i < to; i++) {
       dst[i] = HalfFloats.fromBfloat16(src[i]);

@@ -89,6 +89,72 @@ final class VectorKernels implements Kernels {
   }
 
   @Override
+  public double sumExpInto(float[] x, int n, float max, float[] terms) {
+    double total = 0;
+    int i = 0;
+    int bound = F.loopBound(n);
+    float[] lanes = new float[F.length()];
+    while (i < bound) {
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
+      FloatVector acc = FloatVector.zero(F);
+      for (; i < end; i += F.length()) {
+        FloatVector d = FloatVector.fromArray(F, x, i).sub(max);
+        FloatVector e = exp(d);
+        acc = acc.add(e); // sumExp's sum (below the underflow limit, exp's clamp) ...
+        e.blend(ZERO, d.compare(VectorOperators.LT, UNDERFLOW)).intoArray(terms, i); // expInto's
+      }
+      total += sumLanes(acc, lanes);
+    }
+    for (; i < n; i++) {
+      terms[i] = FastMath.expNonPositive(x[i] - max);
+      total += terms[i];
+    }
+    return total;
+  }
+
+  @Override
+  public double sumAtLeast(float[] x, float[] terms, int n, float t) {
+    double total = 0;
+    int i = 0;
+    int bound = F.loopBound(n);
+    float[] lanes = new float[F.length()];
+    while (i < bound) {
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
+      FloatVector acc = FloatVector.zero(F);
+      for (; i < end; i += F.length()) {
+        FloatVector e = FloatVector.fromArray(F, terms, i);
+        acc = acc.add(e.blend(ZERO, FloatVector.fromArray(F, x, i).compare(VectorOperators.LT, t)));
+      }
+      total += sumLanes(acc, lanes);
+    }
+    for (; i < n; i++) {
+      if (x[i] >= t) {
+        total += terms[i];
+      }
+    }
+    return total;
+  }
+
+  @Override
+  public int indicesAtLeast(float[] x, int n, float t, int[] out) {
+    int count = 0;
+    int i = 0;
+    for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+      long hits = FloatVector.fromArray(F, x, i).compare(VectorOperators.GE, t).toLong();
+      while (hits != 0) { // one lane per set bit: no rescan of the vector per survivor
+        out[count++] = i + Long.numberOfTrailingZeros(hits);
+        hits &= hits - 1;
+      }
+    }
+    for (; i < n; i++) {
+      if (x[i] >= t) {
+        out[count++] = i;
+      }
+    }
+    return count;
+  }
+
+  @Override
   public double sumExpAtLeast(float[] x, int n, float max, float t) {
     double total = 0;
     int i = 0;

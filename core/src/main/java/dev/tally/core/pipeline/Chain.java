@@ -61,6 +61,33 @@ public final class Chain {
     this.labelTokenIds = base.labelTokenIds;
   }
 
+  // Built-in truncations only narrow the candidate list, never writing a logit: the raw row's
+  // softmax terms stay valid through them. Of those, these read the terms (mass, not just max).
+  private static final java.util.Set<String> LIST_ONLY_BUILTINS =
+      java.util.Set.of("top_k", "top_p", "min_p", "typical_p", "top_n_sigma");
+  private static final java.util.Set<String> TERM_READERS = java.util.Set.of("top_p");
+
+  /**
+   * Whether the raw row's softmax terms are worth keeping for the chain: a stage that reads them
+   * (top-p's mass), or the draw, comes before any stage that writes a logit. The engine then writes
+   * them in its Σexp pass, and those stages read instead of computing exps.
+   */
+  public boolean readsRawTerms() {
+    for (Stage stage : processors) {
+      if (!isBuiltin(stage) || !LIST_ONLY_BUILTINS.contains(stage.name())) {
+        return false;
+      }
+      if (TERM_READERS.contains(stage.name())) {
+        return true;
+      }
+    }
+    return selector != null && isBuiltin(selector) && "draw".equals(selector.name());
+  }
+
+  private static boolean isBuiltin(Stage stage) {
+    return dev.tally.core.processor.BuiltinPlugin.NAME.equals(stage.plugin());
+  }
+
   /** Whether any stage keeps per-sequence state. */
   public boolean isStateful() {
     for (Stage s : processors) {

@@ -1,7 +1,6 @@
 package dev.tally.core.processor;
 
 import dev.tally.spi.Candidates;
-import dev.tally.spi.FastMath;
 import dev.tally.spi.LogitsProcessor;
 import dev.tally.spi.ParamSpec;
 import dev.tally.spi.ProcessorFactory;
@@ -96,8 +95,8 @@ final class Truncation {
     // the tokens within a window of the max that holds enough mass. The window's far end needs no
     // probe: below max - w, at most V tokens hold at most V·e^-w of mass, so w = ln(V / tail) with
     // tail = (1 - p - margin)·Σ leaves enough above. A few bisection probes (each one vectorised
-    // masked Σexp) then bring it near the nucleus; the sort (radix, on a list still in id order)
-    // sees little more than the nucleus. A full-vocabulary sort is the fallback, never the rule.
+    // masked Σ over the engine's softmax terms, or of exps without them) then bring it near the
+    // nucleus; the sort (radix, on a list still in id order) sees little more than the nucleus. A full-vocabulary sort is the fallback, never the rule.
     private static final float MAX_WINDOW = 32f;
     private static final int PROBES = 4;
     private static final double MASS_MARGIN = 1e-3;
@@ -124,11 +123,14 @@ final class Truncation {
         narrow(c, max, Math.exp(lse - max));
       }
       c.sort();
-      // Probabilities as e^(l - max) / Σ: FastMath's exp, within a rounding of exp(l - lse).
+      // Probabilities as e^(l - max) / Σ: FastMath's exp, within a rounding of exp(l - lse); the
+      // engine's terms when it has them.
       double inverseSum = Math.exp(max - lse);
+      float[] terms = c.scratchFloats(c.size());
+      c.expInto(max, terms);
       float cumulative = 0f;
       for (int i = 0; i < c.size(); i++) {
-        cumulative += (float) (FastMath.expNonPositive(c.logit(c.id(i)) - max) * inverseSum);
+        cumulative += (float) (terms[i] * inverseSum);
         if (cumulative >= reached) {
           c.truncate(i + 1);
           return;

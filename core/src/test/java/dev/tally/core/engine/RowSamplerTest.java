@@ -650,4 +650,33 @@ final class RowSamplerTest {
       assertThat((double) r.logprob()).isCloseTo(expected[r.tokenId()], within(1e-5));
     }
   }
+
+  /**
+   * A nucleus first reads the softmax terms the engine kept in its Σexp pass; the same nucleus
+   * after a stage that writes (a zero logit bias, which rewrites token 0 unchanged) computes them.
+   * Same bits, so the same tokens and logprobs for every seed.
+   */
+  @Test
+  void keptTermsGiveTheSameDrawsAsComputedOnes() {
+    Chain kept = withPlugin(new StageSpec("top_p", Map.of("p", 0.9)), StageSpec.of("draw"));
+    Chain computed = withPlugin(new StageSpec("logit_bias", Map.of("bias", Map.of("0", 0.0))),
+        new StageSpec("top_p", Map.of("p", 0.9)), StageSpec.of("draw"));
+    assertThat(kept.readsRawTerms()).isTrue();
+    assertThat(computed.readsRawTerms()).isFalse();
+    Random random = new Random(3);
+    RowSampler sampler = new RowSampler();
+    for (int trial = 0; trial < 40; trial++) {
+      int vocab = 2000 + random.nextInt(30000);
+      float[] logits = new float[vocab];
+      for (int i = 0; i < vocab; i++) {
+        logits[i] = (float) (3 * random.nextGaussian());
+      }
+      LogitsTensor t = LogitsTensor.ofFloats(1, vocab, logits);
+      RowResult a = sampler.sample(t, 0, kept, TokenLog.empty(), trial);
+      RowResult b = sampler.sample(t, 0, computed, TokenLog.empty(), trial);
+      assertThat(a.tokenId()).as("trial %d", trial).isEqualTo(b.tokenId());
+      assertThat(a.processedLogprob()).as("trial %d", trial).isEqualTo(b.processedLogprob());
+      assertThat(a.logprob()).isEqualTo(b.logprob());
+    }
+  }
 }

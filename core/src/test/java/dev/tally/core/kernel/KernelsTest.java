@@ -133,6 +133,44 @@ final class KernelsTest {
     }
   }
 
+  /**
+   * The Σexp pass that also keeps the terms gives sumExp's sum bit for bit and expInto's terms bit
+   * for bit; sums and survivors over the kept terms agree with the loops that compute exps.
+   */
+  @Test
+  void termsKeptInTheSumPassAreTheSameBits() {
+    Random r = new Random(13);
+    for (int n : new int[] {1, 15, 16, 17, 1000, 1025, 32_003, 128_256}) {
+      float[] x = new float[n];
+      for (int i = 0; i < n; i++) {
+        int kind = r.nextInt(10);
+        x[i] = kind == 0 ? Float.NEGATIVE_INFINITY : kind == 1 ? -90f - r.nextFloat()
+            : (float) (3 * r.nextGaussian());
+      }
+      float max = SCALAR.max(x, n);
+      for (Kernels k : new Kernels[] {SCALAR, VECTOR}) {
+        float[] terms = new float[n];
+        float[] expected = new float[n];
+        k.expInto(x, n, max, expected);
+        assertThat(Double.doubleToRawLongBits(k.sumExpInto(x, n, max, terms))).as(k.name())
+            .isEqualTo(Double.doubleToRawLongBits(k.sumExp(x, n, max)));
+        for (int i = 0; i < n; i++) {
+          assertThat(Float.floatToRawIntBits(terms[i])).as("%s n=%d i=%d", k.name(), n, i)
+              .isEqualTo(Float.floatToRawIntBits(expected[i]));
+        }
+        float t = max - 4f;
+        assertThat(k.sumAtLeast(x, terms, n, t) / SCALAR.sumExpAtLeast(x, n, max, t))
+            .as(k.name()).isCloseTo(1, within(1e-6));
+        int[] got = new int[n];
+        int[] want = new int[n];
+        int count = dev.tally.spi.VocabKernels.SCALAR.indicesAtLeast(x, n, t, want);
+        assertThat(k.indicesAtLeast(x, n, t, got)).isEqualTo(count);
+        assertThat(java.util.Arrays.copyOf(got, count))
+            .containsExactly(java.util.Arrays.copyOf(want, count));
+      }
+    }
+  }
+
   @Test
   void nanAndPositiveInfinityAreReportedAsNaNWhereverTheyAre() {
     for (int n : new int[] {5, 64, 1001}) {
