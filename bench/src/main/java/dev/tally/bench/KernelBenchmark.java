@@ -79,47 +79,23 @@ public class KernelBenchmark {
     return dst[7];
   }
 
+  /** The engine's first pass, decode and max a 2,048-token chunk at a time (its top list aside). */
   @Benchmark
-  public float decodeChunked() {
-    for (int from = 0; from < vocab; from += 2048) {
-      f32.decodeRange(0, from, Math.min(vocab, from + 2048), dst, halves, k);
-    }
-    return dst[7];
-  }
-
-  @Benchmark
-  public float decodeMaxChunked() {
-    float m = Float.NEGATIVE_INFINITY;
-    for (int from = 0; from < vocab; from += 2048) {
-      int to = Math.min(vocab, from + 2048);
-      f32.decodeRange(0, from, to, dst, halves, k);
-      m = Math.max(m, k.maxOrNaN(dst, from, to));
-    }
-    return m;
+  public float decodeMaxChunkedFloat32() {
+    return decodeMaxChunked(f32);
   }
 
   @Benchmark
   public float decodeMaxChunkedBfloat16() {
+    return decodeMaxChunked(bf16);
+  }
+
+  private float decodeMaxChunked(LogitsTensor t) {
     float m = Float.NEGATIVE_INFINITY;
     for (int from = 0; from < vocab; from += 2048) {
       int to = Math.min(vocab, from + 2048);
-      bf16.decodeRange(0, from, to, dst, halves, k);
+      t.decodeRange(0, from, to, dst, halves, k);
       m = Math.max(m, k.maxOrNaN(dst, from, to));
-    }
-    return m;
-  }
-
-  @Benchmark
-  public float widenOnly() {
-    k.widenBfloat16(halves, dst, 0, vocab);
-    return dst[7];
-  }
-
-  @Benchmark
-  public float maxChunked() {
-    float m = Float.NEGATIVE_INFINITY;
-    for (int from = 0; from < vocab; from += 2048) {
-      m = Math.max(m, k.maxOrNaN(row, from, Math.min(vocab, from + 2048)));
     }
     return m;
   }

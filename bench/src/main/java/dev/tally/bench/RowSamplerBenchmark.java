@@ -76,17 +76,7 @@ public class RowSamplerBenchmark {
   @Setup(Level.Trial)
   public void setUp() {
     Random r = new Random(42);
-    ByteBuffer bytes = ByteBuffer.allocate(vocab * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
-    for (int i = 0; i < vocab; i++) {
-      float x = (float) (3 * r.nextGaussian());
-      if (dtype == DType.FLOAT32) {
-        bytes.putFloat(x);
-      } else {
-        bytes.putShort((short) (Float.floatToIntBits(x) >>> 16));
-      }
-    }
-    bytes.flip();
-    logits = LogitsTensor.of(dtype, 1, vocab, bytes);
+    logits = randomLogits(ByteBuffer.allocate(vocab * dtype.bytes()), 1, r);
     ProcessorRegistry registry = ProcessorRegistry.fromServiceLoader(getClass().getClassLoader());
     compiled = new ChainCompiler(registry, 20).compile(chain.config);
     int[] prompt = new int[48];
@@ -128,18 +118,23 @@ public class RowSamplerBenchmark {
     Random r = new Random(43);
     steps = new LogitsTensor[2];
     for (int s = 0; s < steps.length; s++) {
-      ByteBuffer bytes = ByteBuffer.allocateDirect(STEP_ROWS * vocab * dtype.bytes())
-          .order(ByteOrder.LITTLE_ENDIAN);
-      for (int i = 0; i < STEP_ROWS * vocab; i++) {
-        float x = (float) (3 * r.nextGaussian());
-        if (dtype == DType.FLOAT32) {
-          bytes.putFloat(x);
-        } else {
-          bytes.putShort((short) (Float.floatToIntBits(x) >>> 16));
-        }
-      }
-      bytes.flip();
-      steps[s] = LogitsTensor.of(dtype, STEP_ROWS, vocab, bytes);
+      steps[s] = randomLogits(
+          ByteBuffer.allocateDirect(STEP_ROWS * vocab * dtype.bytes()), STEP_ROWS, r);
     }
+  }
+
+  /** {@code rows} rows of 3·N(0,1) logits in {@code bytes}, in this trial's dtype. */
+  private LogitsTensor randomLogits(ByteBuffer bytes, int rows, Random r) {
+    bytes.order(ByteOrder.LITTLE_ENDIAN);
+    for (int i = 0; i < rows * vocab; i++) {
+      float x = (float) (3 * r.nextGaussian());
+      if (dtype == DType.FLOAT32) {
+        bytes.putFloat(x);
+      } else {
+        bytes.putShort((short) (Float.floatToIntBits(x) >>> 16));
+      }
+    }
+    bytes.flip();
+    return LogitsTensor.of(dtype, rows, vocab, bytes);
   }
 }
