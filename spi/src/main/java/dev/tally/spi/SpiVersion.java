@@ -5,7 +5,10 @@ package dev.tally.spi;
  * versions only add (new default methods, new types, new parameter types).
  *
  * <p>History: 1.0 the first SPI; 1.1 per-sequence state ({@link SequenceState}, {@link
- * StatefulProcessor}, {@link StatefulSelector}) and {@link ParamType#TOKEN_SEQUENCES}.
+ * StatefulProcessor}, {@link StatefulSelector}) and {@link ParamType#TOKEN_SEQUENCES}; 1.2
+ * {@link TopKeys}, the terms-reading {@link VocabKernels} defaults, and the engine's side of
+ * {@link Candidates} borrowing the decoded row ({@code restoreShared}, {@code knownTerms}, an
+ * argmax in {@code knownStatistics}).
  *
  * <p>The server learns which version a plugin was built for from its jar manifest's {@code
  * Tally-Spi-Version} attribute (the build writes it) or, failing that, from {@link
@@ -15,7 +18,7 @@ public final class SpiVersion {
   /** Incompatible changes bump this. */
   public static final int MAJOR = 1;
   /** Compatible additions bump this. */
-  public static final int MINOR = 1;
+  public static final int MINOR = 2;
   /** {@code MAJOR.MINOR}, as reported by {@code GetServerInfo}. */
   public static final String CURRENT = MAJOR + "." + MINOR;
 
