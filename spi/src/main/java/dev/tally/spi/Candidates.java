@@ -66,6 +66,11 @@ public final class Candidates {
   // changed since the engine supplied them: list changes keep them valid, writes do not.
   private float[] terms;
   private float termsMax;
+  // The raw row's best keys (canonical, best first), while the row is borrowed and every write
+  // since is in the undo log; complete when they are all of its finite tokens.
+  private long[] rawTop;
+  private int rawTopCount;
+  private boolean rawTopComplete;
 
   /** Candidates whose full-vocabulary loops are the portable scalar ones. */
   public Candidates() {
@@ -98,6 +103,7 @@ public final class Candidates {
     this.idsAscending = true;
     this.statisticsKnown = false;
     this.terms = null;
+    this.rawTop = null;
   }
 
   /**
@@ -150,6 +156,7 @@ public final class Candidates {
 
   /** Copies borrowed logits into this instance's own array, once, before a bulk write. */
   private void writable() {
+    rawTop = null; // writes to the own array are not logged
     if (logits != own) {
       System.arraycopy(logits, 0, own, 0, vocabSize);
       logits = own;
@@ -179,6 +186,23 @@ public final class Candidates {
   public void knownTerms(float[] terms, float max) {
     this.terms = terms;
     this.termsMax = max;
+  }
+
+  /**
+   * For the engine, on a row begun with {@link #resetShared}: {@code keys[0, count)} are the
+   * {@link TopKeys#key canonical keys} of the row's best tokens as it was supplied, best first;
+   * {@code complete} when they are all of its finite tokens. {@link #keepTop} then answers from
+   * them and the tokens written since (in the undo log), without a pass over the row, whenever
+   * that is provably the same answer. Forgotten when the row is copied (a bulk write) or reset;
+   * the array is read, never written, until then.
+   */
+  public void knownTop(long[] keys, int count, boolean complete) {
+    if (logits != borrowed || borrowed == null) {
+      throw new IllegalStateException("knownTop needs a row begun with resetShared");
+    }
+    this.rawTop = keys;
+    this.rawTopCount = count;
+    this.rawTopComplete = complete;
   }
 
   /** Starts a new row from the given logits (copied). For tests and simple callers. */
@@ -442,7 +466,9 @@ public final class Candidates {
       throw new IllegalArgumentException("k must be positive: " + k);
     }
     if (k <= STREAM_LIMIT && size > 8 * k) {
-      keepTopOfStream(k);
+      if (!keepTopOfKnownTop(k)) {
+        keepTopOfStream(k);
+      }
       return;
     }
     int n = fillKeys();
@@ -452,6 +478,40 @@ public final class Candidates {
     }
     Arrays.sort(keys, 0, n);
     unpackKeys(n);
+  }
+
+  // The raw top list plus the tokens written since hold the answer when their k-th best is no worse
+  // than the list's last: every other token still has its raw logit, below that last one.
+  private boolean keepTopOfKnownTop(int k) {
+    if (rawTop == null || !dense || logits != borrowed || (rawTopCount == 0 && !rawTopComplete)
+        || rawTopCount + undoCount > keys.length) {
+      return false;
+    }
+    int n = 0;
+    for (int i = 0; i < rawTopCount; i++) {
+      int id = TopKeys.id(rawTop[i]);
+      if (logits[id] != Float.NEGATIVE_INFINITY) {
+        keys[n++] = TopKeys.key(logits[id], id);
+      }
+    }
+    for (int i = 0; i < undoCount; i++) {
+      int id = undoIds[i];
+      if (logits[id] != Float.NEGATIVE_INFINITY) {
+        keys[n++] = TopKeys.key(logits[id], id);
+      }
+    }
+    Arrays.sort(keys, 0, n);
+    int unique = 0;
+    for (int i = 0; i < n; i++) { // a written token of the list is there twice, with one key
+      if (unique == 0 || keys[i] != keys[unique - 1]) {
+        keys[unique++] = keys[i];
+      }
+    }
+    if (!rawTopComplete && (unique < k || keys[k - 1] > rawTop[rawTopCount - 1])) {
+      return false;
+    }
+    unpackKeys(Math.min(k, unique));
+    return true;
   }
 
   // Small k over a large list: one pass where almost every token is rejected by a single float

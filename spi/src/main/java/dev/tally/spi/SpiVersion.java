@@ -8,7 +8,8 @@ package dev.tally.spi;
  * StatefulProcessor}, {@link StatefulSelector}) and {@link ParamType#TOKEN_SEQUENCES}; 1.2
  * {@link TopKeys}, the terms-reading {@link VocabKernels} defaults, and the engine's side of
  * {@link Candidates} borrowing the decoded row ({@code restoreShared}, {@code knownTerms}, an
- * argmax in {@code knownStatistics}).
+ * argmax in {@code knownStatistics}); 1.3 {@code Candidates.knownTop}, the raw top list that
+ * {@code keepTop} answers from.
  *
  * <p>The server learns which version a plugin was built for from its jar manifest's {@code
  * Tally-Spi-Version} attribute (the build writes it) or, failing that, from {@link
@@ -18,7 +19,7 @@ public final class SpiVersion {
   /** Incompatible changes bump this. */
   public static final int MAJOR = 1;
   /** Compatible additions bump this. */
-  public static final int MINOR = 2;
+  public static final int MINOR = 3;
   /** {@code MAJOR.MINOR}, as reported by {@code GetServerInfo}. */
   public static final String CURRENT = MAJOR + "." + MINOR;
 

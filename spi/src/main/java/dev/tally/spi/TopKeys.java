@@ -81,13 +81,9 @@ public final class TopKeys {
 
   // Keeps the best k in the buffer and raises the floor to the worst of them.
   private void shrinkToBest() {
-    LongSelect.smallest(buffer, count, k);
+    Arrays.sort(buffer, 0, count);
     count = k;
-    long worst = Long.MIN_VALUE;
-    for (int i = 0; i < k; i++) {
-      worst = Math.max(worst, buffer[i]);
-    }
-    floor = logit(worst);
+    floor = logit(buffer[k - 1]);
   }
 
   /**

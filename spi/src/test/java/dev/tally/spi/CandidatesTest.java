@@ -534,4 +534,82 @@ final class CandidatesTest {
     org.assertj.core.api.Assertions.assertThat(out[0]).isEqualTo(1f);
     org.assertj.core.api.Assertions.assertThat(out[1]).isEqualTo(1f);
   }
+
+  /**
+   * keepTop from the engine's raw top list (knownTop) plus the tokens written since gives exactly
+   * the full sort's answer, whether the list holds it (a few writes) or not (writes that raise
+   * tokens from below the list, a list shorter than k, more writes than the undo log holds).
+   */
+  @Test
+  void keepTopFromAKnownRawTopListMatchesAFullSort() {
+    for (int seed = 0; seed < 300; seed++) {
+      Random rnd = new Random(seed);
+      int n = 2000 + rnd.nextInt(6000);
+      float[] source = new float[n];
+      for (int i = 0; i < n; i++) {
+        int kind = rnd.nextInt(20);
+        source[i] = kind == 0 ? NEG_INF : kind == 1 ? -0.0f
+            : (float) Math.round(rnd.nextGaussian() * 8) / 4f;
+      }
+      float[] before = source.clone();
+      int k = 1 + rnd.nextInt(64);
+      int listed = seed % 10 == 0 ? Math.max(1, k - 1) : k + rnd.nextInt(32);
+      TopKeys top = new TopKeys();
+      top.start(listed);
+      for (int i = 0; i < n; i++) {
+        top.offer(source[i], i);
+      }
+      int count = top.finish();
+      Candidates c = new Candidates();
+      c.resetShared(source, n);
+      c.knownTop(top.keys(), count, count < listed);
+      int writes = seed % 50 == 7 ? 5000 : rnd.nextInt(80);
+      for (int w = 0; w < writes; w++) {
+        int id = w < count && rnd.nextBoolean() ? TopKeys.id(top.keys()[w]) : rnd.nextInt(n);
+        switch (rnd.nextInt(4)) {
+          case 0 -> c.remove(id);
+          case 1 -> c.setLogit(id, c.logit(id) + 3f); // may climb past the list's last
+          default -> c.setLogit(id, c.logit(id) == NEG_INF ? NEG_INF : c.logit(id) - 1.5f);
+        }
+      }
+      float[] current = new float[n];
+      for (int i = 0; i < n; i++) {
+        current[i] = c.logit(i);
+      }
+      int[] reference = canonical(current, range(n));
+      c.keepTop(k);
+      assertThat(list(c)).as("seed %d, n=%d, k=%d, listed=%d, writes=%d", seed, n, k, listed,
+          writes).containsExactly(java.util.Arrays.copyOf(reference, Math.min(k, reference.length)));
+      assertThat(c.isSorted()).isTrue();
+      c.restoreShared();
+      assertThat(source).containsExactly(before);
+    }
+  }
+
+  /** The list is used, not merely checked: a list that (falsely) omits the best token is trusted. */
+  @Test
+  void keepTopTrustsTheKnownTopListWhenItProvablyHoldsTheAnswer() {
+    float[] source = new float[1000];
+    for (int i = 0; i < source.length; i++) {
+      source[i] = i % 7;
+    }
+    source[500] = 100f;
+    TopKeys top = new TopKeys();
+    top.start(4);
+    for (int i = 0; i < 10; i++) { // tokens 0..9 only: 500 never offered
+      top.offer(source[i], i);
+    }
+    int count = top.finish();
+    Candidates c = new Candidates();
+    c.resetShared(source, source.length);
+    c.knownTop(top.keys(), count, false);
+    c.keepTop(2);
+    assertThat(list(c)).containsExactly(6, 5);
+    c.restoreShared();
+
+    c.resetShared(source, source.length);
+    c.keepTop(2); // no list: the pass over the row finds 500
+    assertThat(list(c)).containsExactly(500, 6);
+    c.restoreShared();
+  }
 }

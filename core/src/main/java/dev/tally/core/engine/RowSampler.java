@@ -46,6 +46,18 @@ public final class RowSampler {
   // read off it: a truncated distribution's choice is rarely below the 16th raw logit.
   private static final int RANK_LIST = 16;
 
+  // Beyond a top_k's k, the raw list holds this many more tokens, so that a penalty lowering a few
+  // of the best still leaves the k best of the row on it (Candidates.keepTop checks that it does).
+  private static final int TOP_K_MARGIN = 16;
+  // A longer list costs its scan more than one more pass over the row would.
+  private static final int MAX_RAW_LIST = 1024;
+
+  private static int rawListLength(Chain chain, int topLogprobs) {
+    int k = chain.rawTopHint();
+    int forTopK = k > 0 && k <= MAX_RAW_LIST - TOP_K_MARGIN ? k + TOP_K_MARGIN : 0;
+    return Math.max(Math.max(topLogprobs, RANK_LIST), forTopK);
+  }
+
   /**
    * Samples {@code row} of {@code logits}. Never throws for a bad row: the error is in the result.
    *
@@ -68,7 +80,7 @@ public final class RowSampler {
       halves = new short[vocab];
     }
     int n = chain.topLogprobs();
-    float scannedMax = scan.scan(logits, row, raw, halves, Math.max(n, RANK_LIST));
+    float scannedMax = scan.scan(logits, row, raw, halves, rawListLength(chain, n));
     chain.checkVocabulary(vocab);
     if (history.maxTokenId() >= vocab) {
       throw TallyException.invalidParams("histories", "row " + row + ": the history holds token id "
@@ -85,6 +97,7 @@ public final class RowSampler {
     // write copies it), and the first stage gets its max, Σexp and argmax for free.
     candidates.resetShared(raw, vocab);
     candidates.knownStatistics(rawMax, rawSumExp, TopKeys.id(scan.topKeys()[0]));
+    candidates.knownTop(scan.topKeys(), scan.topCount(), scan.topCount() < scan.keep());
     if (withTerms) {
       candidates.knownTerms(terms, rawMax);
     }

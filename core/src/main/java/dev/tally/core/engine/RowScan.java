@@ -34,6 +34,7 @@ final class RowScan {
     boolean bad = false;
     this.keep = keep;
     top.start(keep);
+    float bound = Float.NEGATIVE_INFINITY;
     for (int from = 0; from < vocab; from += CHUNK) {
       int to = Math.min(vocab, from + CHUNK);
       logits.decodeRange(row, from, to, raw, halves, kernels);
@@ -43,15 +44,49 @@ final class RowScan {
         continue;
       }
       max = Math.max(max, chunkMax);
-      if (chunkMax >= top.floor()) { // most chunks hold nothing for the list once it is full
-        for (int i = kernels.nextAtLeast(raw, from, to, top.floor()); i < to;
-            i = kernels.nextAtLeast(raw, i + 1, to, top.floor())) {
+      if (from == 0) {
+        bound = heldByAtLeast(raw, to, keep, chunkMax);
+      }
+      float floor = Math.max(bound, top.floor());
+      if (chunkMax >= floor) { // most chunks hold nothing for the list once it is full
+        for (int i = kernels.nextAtLeast(raw, from, to, floor); i < to;
+            i = kernels.nextAtLeast(raw, i + 1, to, Math.max(bound, top.floor()))) {
           top.offer(raw[i], i);
         }
       }
     }
     topCount = bad ? 0 : top.finish();
     return bad ? Float.NaN : max;
+  }
+
+  // The first chunk would otherwise enter the list whole (its floor starts at -inf), costing a
+  // dozen selections; a bound that k of its tokens reach (a few vector counts) lets in about k.
+  private static final int BOUND_STEPS = 12;
+  private static final float BOUND_RANGE = 64f;
+
+  /**
+   * A logit that at least {@code keep} of {@code x[0, n)} reach, found by bisection below {@code
+   * max}: nothing under it can be among the row's best {@code keep}. {@code -Infinity} when no
+   * such bound is within reach (fewer than {@code keep} tokens in range).
+   */
+  private float heldByAtLeast(float[] x, int n, int keep, float max) {
+    if (n < 2 * keep || max == Float.NEGATIVE_INFINITY) {
+      return Float.NEGATIVE_INFINITY;
+    }
+    float low = max - BOUND_RANGE;
+    if (kernels.countAtLeast(x, n, low) < keep) {
+      return Float.NEGATIVE_INFINITY;
+    }
+    float high = max;
+    for (int step = 0; step < BOUND_STEPS; step++) {
+      float mid = (low + high) / 2;
+      if (kernels.countAtLeast(x, n, mid) >= keep) {
+        low = mid;
+      } else {
+        high = mid;
+      }
+    }
+    return low;
   }
 
   /** How many tokens the last scan was asked to keep. */

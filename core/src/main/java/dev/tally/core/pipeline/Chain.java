@@ -27,10 +27,11 @@ public final class Chain {
   private final int maxTokenId;
   private final String maxTokenField;
   private final int[] labelTokenIds;
+  private final int rawTopHint;
 
   Chain(List<Stage> processors, Stage selector, int[] eosTokenIds, int[] stopTokenIds,
       int topLogprobs, boolean processedLogprobs, boolean explain, Long seed, int maxTokenId,
-      String maxTokenField, int[] labelTokenIds) {
+      String maxTokenField, int[] labelTokenIds, int rawTopHint) {
     this.processors = List.copyOf(processors);
     this.selector = selector;
     this.eosTokenIds = eosTokenIds.clone();
@@ -44,6 +45,7 @@ public final class Chain {
     this.maxTokenId = maxTokenId;
     this.maxTokenField = maxTokenField;
     this.labelTokenIds = labelTokenIds.clone();
+    this.rawTopHint = rawTopHint;
   }
 
   /** The same chain with its stages replaced; every other setting is shared. */
@@ -59,6 +61,7 @@ public final class Chain {
     this.maxTokenId = base.maxTokenId;
     this.maxTokenField = base.maxTokenField;
     this.labelTokenIds = base.labelTokenIds;
+    this.rawTopHint = base.rawTopHint;
   }
 
   // Built-in truncations only narrow the candidate list, never writing a logit: the raw row's
@@ -197,6 +200,15 @@ public final class Chain {
 
   public boolean isStop(int tokenId) {
     return Arrays.binarySearch(stopTokenIds, tokenId) >= 0;
+  }
+
+  /**
+   * The k of the chain's first top_k when only built-in stages come before it, else 0. The engine
+   * then keeps a raw top list a little longer than k, from which {@code Candidates.keepTop} takes
+   * the answer without another pass over the row while the stages before wrote only a few tokens.
+   */
+  public int rawTopHint() {
+    return rawTopHint;
   }
 
   public int topLogprobs() {

@@ -68,7 +68,7 @@ public final class ChainCompiler {
     }
     return new Chain(b.stages, b.selector, config.eosTokenIds(), config.stopTokenIds(),
         (int) config.topLogprobs(), config.processedLogprobs(), config.explain(), config.seed(),
-        b.maxTokenId, b.maxTokenField, config.labelTokenIds());
+        b.maxTokenId, b.maxTokenField, config.labelTokenIds(), b.rawTopHint);
   }
 
   private static void checkLabels(int[] labels, Builder b) {
@@ -333,6 +333,9 @@ public final class ChainCompiler {
     Stage selector;
     int maxTokenId = -1;
     String maxTokenField;
+    // The k of a built-in top_k that only built-in stages precede, else 0: Chain.rawTopHint.
+    int rawTopHint;
+    private boolean onlyBuiltins = true;
 
     /** A built-in stage from a convenience field; errors name the field, not the parameter. */
     void addBuiltin(RegisteredFactory f, Map<String, Object> raw, Map<String, String> fields) {
@@ -388,6 +391,11 @@ public final class ChainCompiler {
         throw new TallyException(ErrorCode.PROCESSOR_FAILED, field, "processor '" + f.name()
             + "' (plugin " + f.plugin() + ") failed to start: " + e, e);
       }
+      boolean builtin = dev.tally.core.processor.BuiltinPlugin.NAME.equals(f.plugin());
+      if (builtin && onlyBuiltins && rawTopHint == 0 && "top_k".equals(f.name())) {
+        rawTopHint = (int) Math.min(Integer.MAX_VALUE, params.getLong("k"));
+      }
+      onlyBuiltins &= builtin;
       if (f.kind() == StageKind.SELECTOR) {
         selector = Stage.selector(f.name(), f.plugin(), (TokenSelector) made);
       } else {

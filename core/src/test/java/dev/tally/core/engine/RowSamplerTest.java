@@ -20,6 +20,7 @@ import dev.tally.spi.Params;
 import dev.tally.spi.ProcessorFactory;
 import dev.tally.spi.SelectorFactory;
 import dev.tally.spi.TallyPlugin;
+import dev.tally.spi.TokenBias;
 import dev.tally.spi.TokenSelector;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -203,6 +204,43 @@ final class RowSamplerTest {
     RowResult none = sample(config(), logits);
     assertThat(none.topIds()).isEmpty();
     assertThat(none.topLogprobs()).isEmpty();
+  }
+
+  /**
+   * A top_k after a penalty and a bias is answered from the raw top list when it provably can be;
+   * tokens pushed down off it and tokens raised from far below it still land where a full sort of
+   * the processed row puts them.
+   */
+  @Test
+  void topKAfterPenaltiesAndBiasesKeepsExactlyTheProcessedRowsBest() {
+    int vocab = 50_000;
+    Random rnd = new Random(11);
+    float[] logits = new float[vocab];
+    for (int i = 0; i < vocab; i++) {
+      logits[i] = (float) (3 * rnd.nextGaussian());
+    }
+    int[] order = canonicalOrder(logits);
+    for (int trial = 0; trial < 3; trial++) {
+      int[] history = trial == 0 ? new int[] {order[0], order[3], order[7]}
+          : trial == 1 ? Arrays.copyOf(order, 40) // the whole top 40 penalised: the list runs dry
+          : new int[0];
+      int[] raised = {order[500], order[20_000], order[49_999]};
+      float[] biases = {6f, 30f, 0.5f};
+      float[] processed = logits.clone();
+      for (int id : history) {
+        processed[id] = processed[id] > 0 ? processed[id] / 1.3f : processed[id] * 1.3f;
+      }
+      for (int i = 0; i < raised.length; i++) {
+        processed[raised[i]] += biases[i];
+      }
+      int[] expected = Arrays.copyOf(canonicalOrder(processed), 40);
+      SamplingConfig c = config().repetitionPenalty(1.3f).penaltyLastN(-1)
+          .logitBias(TokenBias.of(raised, biases)).topK(40).topLogprobs(40)
+          .processedLogprobs(true);
+      RowResult r = new RowSampler().sample(LogitsTensor.ofFloats(1, vocab, logits), 0,
+          compile(c), TokenLog.of(history, new int[0]), 3);
+      assertThat(r.topIds()).as("trial %d", trial).containsExactly(expected);
+    }
   }
 
   @Test
@@ -608,12 +646,18 @@ final class RowSamplerTest {
   void rawTopListAndRankMatchABruteForceSortAcrossChunks() {
     Random random = new Random(77);
     RowSampler sampler = new RowSampler();
-    for (int trial = 0; trial < 60; trial++) {
+    for (int trial = 0; trial < 80; trial++) {
       int vocab = 1 + random.nextInt(9000);
       float[] logits = new float[vocab];
       for (int i = 0; i < vocab; i++) { // quarter steps: ties everywhere, also at the list's edge
         logits[i] = random.nextInt(10) == 0 ? Float.NEGATIVE_INFINITY
             : Math.round(8 * random.nextGaussian()) / 4f;
+      }
+      if (trial % 5 == 4) { // the first chunk, which bounds the list, nearly empty or all best
+        boolean empty = trial % 10 == 4;
+        for (int i = 0; i < Math.min(vocab, 2048); i++) {
+          logits[i] = empty && i % 700 != 0 ? Float.NEGATIVE_INFINITY : empty ? logits[i] : 9f;
+        }
       }
       logits[random.nextInt(vocab)] = 0f;
       int n = 1 + random.nextInt(40);

@@ -485,4 +485,52 @@ final class ChainCompilerTest {
     }
     throw new AssertionError("expected the config to be refused");
   }
+
+  private static final ChainCompiler WITH_NOOP = new ChainCompiler(ProcessorRegistry.builder()
+      .install(new BuiltinPlugin()).install(new TallyPlugin() {
+        @Override
+        public String name() {
+          return "acme";
+        }
+
+        @Override
+        public List<ProcessorFactory> processorFactories() {
+          return List.of(new ProcessorFactory() {
+            @Override
+            public String name() {
+              return "noop";
+            }
+
+            @Override
+            public String description() {
+              return "Changes nothing.";
+            }
+
+            @Override
+            public List<ParamSpec> params() {
+              return List.of();
+            }
+
+            @Override
+            public LogitsProcessor create(Params params) {
+              return (c, ctx) -> { };
+            }
+          });
+        }
+      }).build(), 20);
+
+  /** The raw top list is sized for the first top_k only when built-ins alone come before it. */
+  @Test
+  void rawTopHintIsTheFirstTopKAfterBuiltinsOnly() {
+    assertThat(compile(config().repetitionPenalty(1.1f).topK(40).topP(0.9f)).rawTopHint())
+        .isEqualTo(40);
+    assertThat(compile(config().temperature(0.7f).topK(7)).rawTopHint()).isEqualTo(7);
+    assertThat(compile(config().topP(0.9f)).rawTopHint()).isZero();
+    assertThat(compile(pipeline(stage("top_k", Map.of("k", 12.0)), stage("top_k",
+        Map.of("k", 3.0)))).rawTopHint()).isEqualTo(12);
+    assertThat(WITH_NOOP.compile(pipeline(StageSpec.of("noop"), stage("top_k",
+        Map.of("k", 5.0)))).rawTopHint()).isZero();
+    assertThat(WITH_NOOP.compile(pipeline(stage("top_k", Map.of("k", 5.0)),
+        StageSpec.of("noop"))).rawTopHint()).isEqualTo(5);
+  }
 }
