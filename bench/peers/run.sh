@@ -10,7 +10,7 @@ mkdir -p "$out"
 gcc -O3 -march=native -mprefer-vector-width=512 -ffast-math -o "$out/bound" \
   "$root/bench/bound/bound.c" -lm
 "$out/bound" 32000 128256 256000 >"$out/bound.jsonl"
-"$root/bench/run-jmh.sh" RowSamplerBenchmark -p dtype=FLOAT32,BFLOAT16 \
+"$root/bench/run-jmh.sh" 'RowSamplerBenchmark.sampleRow$' -p dtype=FLOAT32,BFLOAT16 \
   -p chain=DEFAULT,TOP_P,GREEDY -wi 3 -w 2 -i 5 -r 2 -rf json -rff "$out/tally.json" "$@" \
   >"$out/tally.log" 2>&1
 /usr/bin/python3 "$root/bench/peers/torch_peer.py" >"$out/torch.jsonl"
