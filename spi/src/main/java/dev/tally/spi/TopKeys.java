@@ -8,7 +8,7 @@ import java.util.Arrays;
  * engine's first pass over a row for the raw top list and rank.
  *
  * <p>A token enters an append-only buffer when its logit reaches the {@link #floor()}; when the
- * buffer fills, a quickselect keeps the best {@code k} and raises the floor to the worst of them.
+ * buffer fills, a sort keeps the best {@code k} and raises the floor to the worst of them.
  * Scans skip everything below the floor with one comparison per token (in SIMD, with {@link
  * VocabKernels#nextAtLeast}), so the few hundred tokens that ever enter cost an append each, not a
  * heap operation. One instance is reused across rows; it is not thread-safe.
@@ -17,7 +17,8 @@ import java.util.Arrays;
  */
 public final class TopKeys {
   // The floor rises only when the buffer fills, so a small buffer keeps it close behind the k-th
-  // best: a few quickselects of 4k keys cost less than the appends a stale floor lets through.
+  // best; with rows of different tokens, 2k entries beat 4k and 8k (fewer stale appends, and a
+  // shrink is one sort of a short run: docs/benchmarks.md).
   private static final int MIN_BUFFER = 64;
 
   private long[] buffer = new long[0];
@@ -30,7 +31,7 @@ public final class TopKeys {
     if (k <= 0) {
       throw new IllegalArgumentException("k must be positive: " + k);
     }
-    int capacity = Math.max(MIN_BUFFER, 4 * k);
+    int capacity = Math.max(MIN_BUFFER, 2 * k);
     if (buffer.length < capacity) {
       buffer = new long[capacity];
     }
