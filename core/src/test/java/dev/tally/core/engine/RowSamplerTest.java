@@ -14,7 +14,6 @@ import dev.tally.core.registry.ProcessorRegistry;
 import dev.tally.core.tensor.DType;
 import dev.tally.core.tensor.LogitsTensor;
 import dev.tally.core.testing.Sampling;
-import dev.tally.spi.LogitsProcessor;
 import dev.tally.spi.ParamSpec;
 import dev.tally.spi.Params;
 import dev.tally.spi.ProcessorFactory;
@@ -357,17 +356,17 @@ final class RowSamplerTest {
 
     @Override
     public List<ProcessorFactory> processorFactories() {
-      return List.of(processor("boom", p -> (c, ctx) -> {
+      return List.of(Sampling.processor("boom", p -> (c, ctx) -> {
         throw new IllegalStateException("kaboom");
-      }), processor("linkage", p -> (c, ctx) -> {
+      }), Sampling.processor("linkage", p -> (c, ctx) -> {
         throw new NoClassDefFoundError("com/acme/Missing"); // a jar missing from the plugin
-      }), processor("asserts", p -> (c, ctx) -> {
+      }), Sampling.processor("asserts", p -> (c, ctx) -> {
         throw new AssertionError("invariant");
-      }), processor("recurses", p -> (c, ctx) -> recurse(1)),
-          processor("sneaky", p -> (c, ctx) -> RowSamplerTest.<RuntimeException>sneakyThrow(
+      }), Sampling.processor("recurses", p -> (c, ctx) -> recurse(1)),
+          Sampling.processor("sneaky", p -> (c, ctx) -> RowSamplerTest.<RuntimeException>sneakyThrow(
               new java.io.IOException("checked, undeclared (as Kotlin or Scala may throw)"))),
-          processor("infinite", p -> (c, ctx) -> c.setLogit(1, Float.POSITIVE_INFINITY)),
-          processor("nan", p -> (c, ctx) -> c.setLogit(2, Float.NaN)));
+          Sampling.processor("infinite", p -> (c, ctx) -> c.setLogit(1, Float.POSITIVE_INFINITY)),
+          Sampling.processor("nan", p -> (c, ctx) -> c.setLogit(2, Float.NaN)));
     }
 
     @Override
@@ -385,31 +384,6 @@ final class RowSamplerTest {
   @SuppressWarnings("unchecked")
   private static <E extends Throwable> void sneakyThrow(Throwable t) throws E {
     throw (E) t;
-  }
-
-  private static ProcessorFactory processor(String name,
-      java.util.function.Function<Params, LogitsProcessor> create) {
-    return new ProcessorFactory() {
-      @Override
-      public String name() {
-        return name;
-      }
-
-      @Override
-      public String description() {
-        return "Test processor.";
-      }
-
-      @Override
-      public List<ParamSpec> params() {
-        return List.of();
-      }
-
-      @Override
-      public LogitsProcessor create(Params params) {
-        return create.apply(params);
-      }
-    };
   }
 
   private static SelectorFactory selector(String name, TokenSelector s) {

@@ -495,27 +495,7 @@ final class ChainCompilerTest {
 
         @Override
         public List<ProcessorFactory> processorFactories() {
-          return List.of(new ProcessorFactory() {
-            @Override
-            public String name() {
-              return "noop";
-            }
-
-            @Override
-            public String description() {
-              return "Changes nothing.";
-            }
-
-            @Override
-            public List<ParamSpec> params() {
-              return List.of();
-            }
-
-            @Override
-            public LogitsProcessor create(Params params) {
-              return (c, ctx) -> { };
-            }
-          });
+          return List.of(Sampling.processor("noop", p -> (c, ctx) -> { }));
         }
       }).build(), 20);
 

@@ -8,7 +8,12 @@ import dev.tally.core.pipeline.ChainCompiler;
 import dev.tally.core.pipeline.SamplingConfig;
 import dev.tally.core.registry.ProcessorRegistry;
 import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.spi.LogitsProcessor;
+import dev.tally.spi.ParamSpec;
+import dev.tally.spi.Params;
+import dev.tally.spi.ProcessorFactory;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -100,5 +105,31 @@ public final class Sampling {
       out[i] = values[i] - lse;
     }
     return out;
+  }
+
+  /** A parameterless processor factory for test plugins. */
+  public static ProcessorFactory processor(String name,
+      java.util.function.Function<Params, LogitsProcessor> create) {
+    return new ProcessorFactory() {
+      @Override
+      public String name() {
+        return name;
+      }
+
+      @Override
+      public String description() {
+        return "Test processor.";
+      }
+
+      @Override
+      public List<ParamSpec> params() {
+        return List.of();
+      }
+
+      @Override
+      public LogitsProcessor create(Params params) {
+        return create.apply(params);
+      }
+    };
   }
 }
