@@ -9,9 +9,6 @@ import dev.tally.core.error.TallyException;
 import dev.tally.core.processor.BuiltinPlugin;
 import dev.tally.core.registry.ProcessorRegistry;
 import dev.tally.core.testing.Sampling;
-import dev.tally.spi.LogitsProcessor;
-import dev.tally.spi.ParamSpec;
-import dev.tally.spi.Params;
 import dev.tally.spi.ProcessorFactory;
 import dev.tally.spi.TallyPlugin;
 import dev.tally.spi.TokenBias;
@@ -417,30 +414,12 @@ final class ChainCompilerTest {
   // ---- plugin factories ------------------------------------------------------------------------
 
   private static ProcessorFactory failingFactory(String name, RuntimeException runtime, Error error) {
-    return new ProcessorFactory() {
-      @Override
-      public String name() {
-        return name;
+    return Sampling.processor(name, params -> {
+      if (runtime != null) {
+        throw runtime;
       }
-
-      @Override
-      public String description() {
-        return "Fails to start.";
-      }
-
-      @Override
-      public List<ParamSpec> params() {
-        return List.of();
-      }
-
-      @Override
-      public LogitsProcessor create(Params params) {
-        if (runtime != null) {
-          throw runtime;
-        }
-        throw error;
-      }
-    };
+      throw error;
+    });
   }
 
   private static final ChainCompiler WITH_FAILING = new ChainCompiler(ProcessorRegistry.builder()
