@@ -67,11 +67,8 @@ public final class TopKeys {
    * keys()[0, n)}; returns n.
    */
   public int finish() {
-    if (count > k) {
-      LongSelect.smallest(buffer, count, k);
-      count = k;
-    }
-    Arrays.sort(buffer, 0, count);
+    Arrays.sort(buffer, 0, count); // at most 2k keys, sorted as a shrink sorts them
+    count = Math.min(count, k);
     return count;
   }
 

@@ -2,6 +2,7 @@ package dev.tally.core.pipeline;
 
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
+import dev.tally.core.processor.BuiltinPlugin;
 import dev.tally.core.registry.ParamBinder;
 import dev.tally.core.registry.ProcessorRegistry;
 import dev.tally.core.registry.RegisteredFactory;
@@ -391,7 +392,7 @@ public final class ChainCompiler {
         throw new TallyException(ErrorCode.PROCESSOR_FAILED, field, "processor '" + f.name()
             + "' (plugin " + f.plugin() + ") failed to start: " + e, e);
       }
-      boolean builtin = dev.tally.core.processor.BuiltinPlugin.NAME.equals(f.plugin());
+      boolean builtin = BuiltinPlugin.NAME.equals(f.plugin());
       if (builtin && onlyBuiltins && rawTopHint == 0 && "top_k".equals(f.name())) {
         rawTopHint = (int) Math.min(Integer.MAX_VALUE, params.getLong("k"));
       }
