@@ -42,6 +42,8 @@ public class KernelBenchmark {
   private LogitsTensor f32;
   private LogitsTensor bf16;
   private float[] row;
+  private float[] terms;
+  private long halfWeight;
   private float[] dst;
   private short[] halves;
   private float max;
@@ -64,6 +66,9 @@ public class KernelBenchmark {
     dst = new float[vocab];
     halves = new short[vocab];
     max = k.maxOrNaN(row, vocab);
+    terms = new float[vocab];
+    k.sumExpInto(row, vocab, max, terms);
+    halfWeight = k.weightSum(terms, vocab) / 2;
     candidates = new Candidates(k);
   }
 
@@ -108,6 +113,34 @@ public class KernelBenchmark {
   @Benchmark
   public double sumExp() {
     return k.sumExp(row, vocab, max);
+  }
+
+  @Benchmark
+  public double sumExpInto() {
+    return k.sumExpInto(row, vocab, max, terms);
+  }
+
+  /** A top-p probe: the float mass of the tokens within 8 of the max. */
+  @Benchmark
+  public double sumAtLeast() {
+    return k.sumAtLeast(row, terms, vocab, max - 8);
+  }
+
+  /** The exact fixed-point mass of the row (top-p's total, the draw's). */
+  @Benchmark
+  public long weightSum() {
+    return k.weightSum(terms, vocab);
+  }
+
+  @Benchmark
+  public long weightSumAtLeast() {
+    return k.weightSumAtLeast(row, terms, vocab, max - 8);
+  }
+
+  /** The draw's walk to the middle of the mass. */
+  @Benchmark
+  public int weightIndexAbove() {
+    return k.weightIndexAbove(terms, vocab, halfWeight);
   }
 
   @Benchmark

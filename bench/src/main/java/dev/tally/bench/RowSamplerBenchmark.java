@@ -48,6 +48,8 @@ public class RowSamplerBenchmark {
         .topP(0.95f).minP(0.05f).temperature(0.8f).topLogprobs(5)),
     /** Nucleus alone: no top-k to shrink the candidates first. */
     TOP_P(new SamplingConfig().topP(0.9f).topLogprobs(5)),
+    /** The draw over the whole vocabulary (no truncation, temperature 1: OpenAI's defaults). */
+    DRAW(new SamplingConfig().topLogprobs(5)),
     /** Greedy, with the raw logprob, rank and top-5. */
     GREEDY(new SamplingConfig().temperature(0f).topLogprobs(5));
 
@@ -64,7 +66,7 @@ public class RowSamplerBenchmark {
   @Param({"FLOAT32", "BFLOAT16"})
   DType dtype;
 
-  @Param({"DEFAULT", "DEFAULT_TEMPERATURE_FIRST", "TOP_P", "GREEDY"})
+  @Param({"DEFAULT", "DEFAULT_TEMPERATURE_FIRST", "TOP_P", "DRAW", "GREEDY"})
   Chains chain;
 
   private LogitsTensor logits;

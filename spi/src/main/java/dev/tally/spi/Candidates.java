@@ -71,6 +71,8 @@ public final class Candidates {
   private long[] rawTop;
   private int rawTopCount;
   private boolean rawTopComplete;
+  // The terms of a list, gathered in list order for the fixed-point passes.
+  private float[] listTerms = NO_FLOATS;
 
   /** Candidates whose full-vocabulary loops are the portable scalar ones. */
   public Candidates() {
@@ -392,6 +394,207 @@ public final class Candidates {
       }
     }
     return sum;
+  }
+
+  /**
+   * A softmax term's exact weight in fixed point, {@code rint(term · 2^40)} (ties to even): the
+   * unit in which {@link #pick} and {@link #keepMass} count probability mass. Integer sums of
+   * weights do not depend on their order, so those two give the same answer however the sum is
+   * taken (SIMD width, kernels, list order of the survivors). A term below 2^-41 of the best
+   * token's weighs nothing.
+   */
+  public static long weight(float term) {
+    return (long) Math.rint(term * 0x1p40f);
+  }
+
+  /**
+   * Inverse-CDF sampling in fixed point: with each candidate weighing {@link #weight} of its term
+   * {@code exp(logit − max)}, the candidate in list order at which the running weight first exceeds
+   * {@code floor(u · total)}. Exact: a candidate is chosen for a share of the u in [0, 1) equal to
+   * its weight over the total. Returns -1 when no candidate is left.
+   *
+   * @param u a uniform in [0, 1), e.g. {@link SamplingContext#random(int)}
+   */
+  public int pick(double u) {
+    float max = maxLogit();
+    if (max == Float.NEGATIVE_INFINITY) {
+      return -1;
+    }
+    float[] t = termsInListOrder(max);
+    long total = kernels.weightSum(t, size);
+    long target = Math.min(total - 1, (long) (u * total));
+    int i = kernels.weightIndexAbove(t, size, target);
+    return i < size ? id(i) : -1;
+  }
+
+  /**
+   * Keeps the shortest prefix in canonical order (logit descending, token id ascending) whose
+   * {@link #weight weight} reaches {@code fraction} of the candidates' total weight, rounded up;
+   * at least one token. The survivors stay in list order (ids ascending while the list was the
+   * whole vocabulary), and no sort of them is needed: a few passes over the row find a logit
+   * window holding the boundary, and only the tokens inside it are ordered. Nucleus sampling.
+   *
+   * @param fraction in (0, 1]; 1 (or more) keeps every candidate
+   */
+  public void keepMass(double fraction) {
+    float max = maxLogit();
+    if (max == Float.NEGATIVE_INFINITY || !(fraction < 1)) {
+      return;
+    }
+    statisticsKnown = false;
+    if (sorted || !dense) {
+      keepMassOfSorted(fraction, max);
+      return;
+    }
+    float[] t = termsInListOrder(max);
+    long total = kernels.weightSum(t, size);
+    long target = target(fraction, total);
+    findWindow(t, max, total, target);
+    float lo = windowLo;
+    float hi = windowHi;
+    int n = kernels.indicesAtLeast(logits, size, lo, ids);
+    long cut = windowCut(t, n, hi, target);
+    if (cut == NOT_REACHED) { // too little above lo: the whole row is the window
+      n = kernels.indicesAtLeast(logits, size, -Float.MAX_VALUE, ids);
+      cut = windowCut(t, n, Math.nextUp(max), target);
+    }
+    int kept = 0;
+    for (int j = 0; j < n; j++) {
+      int id = ids[j];
+      ids[kept] = id;
+      kept += TopKeys.key(logits[id], id) <= cut ? 1 : 0;
+    }
+    size = kept;
+    dense = false;
+    sorted = false;
+    sortedBeforeWrites = false;
+    idsAscending = true;
+  }
+
+  // The window [lo, hi) of logits findWindow chose.
+  private float windowLo;
+  private float windowHi;
+
+  /**
+   * Chooses a window [lo, hi) of logits that holds the boundary, with float sums (half the cost of
+   * exact ones): they only choose it; the walk over the window counts exactly, and widens it when
+   * the float sums chose wrong. Below max + ln(room · 2^-40) a token weighs about room or less, so
+   * the n of them about total - target: lo starts there, without a pass. (A method of its own:
+   * C2 compiles the Vector API loops into SIMD code only when their caller stays small.)
+   */
+  private void findWindow(float[] t, float max, long total, long target) {
+    double room = (double) (total - target - size) / size;
+    float lo = room >= 1 ? (float) (max + Math.log(room * 0x1p-40) - LO_MARGIN) : -Float.MAX_VALUE;
+    float hi = Math.nextUp(max);
+    double needed = target * 0x1p-40 * (1 + FLOAT_MARGIN);
+    for (int probe = 0; probe < MASS_PROBES; probe++) {
+      float mid = lo == -Float.MAX_VALUE ? hi - FAR : lo / 2 + hi / 2;
+      if (!(mid > lo && mid < hi)) {
+        break; // adjacent floats: the window is one logit value
+      }
+      if (kernels.sumAtLeast(logits, t, size, mid) >= needed) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    windowLo = lo;
+    windowHi = hi;
+  }
+
+  // Full-vocabulary probes before the window is ordered: each halves the window's logit range.
+  private static final int MASS_PROBES = 4;
+  // Without a start, the first probe looks this far below the max (e^-32 ≈ 1.3e-14).
+  private static final float FAR = 32f;
+  // e^-0.01: room for FastMath's exp, within a few ulps of the true one, to round up.
+  private static final double LO_MARGIN = 0.01;
+  // Float partial sums of a few hundred terms are within 1e-5 of the exact sum, and each rint
+  // within half a unit: past this margin a probe's "enough" is nearly always right.
+  private static final double FLOAT_MARGIN = 1e-4;
+  private static final long NOT_REACHED = Long.MAX_VALUE;
+
+  private static long target(double fraction, long total) {
+    return Math.min(total, Math.max(1, (long) Math.ceil(fraction * total)));
+  }
+
+  /**
+   * The canonical key of the last token kept, of the tokens {@code ids[0, n)} (all at or above the
+   * window's low end) and the window's high end {@code hi}; {@link #NOT_REACHED} when they weigh
+   * less than the target. Only the window's tokens are sorted; when those at or above {@code hi}
+   * reach the target on their own, the window was chosen too low and every token is sorted.
+   */
+  private long windowCut(float[] t, int n, float hi, long target) {
+    long above = 0;
+    long all = 0;
+    int w = 0;
+    for (int j = 0; j < n; j++) {
+      int id = ids[j];
+      float l = logits[id];
+      long weight = weight(t[id]);
+      all += weight;
+      boolean inWindow = l < hi;
+      above += inWindow ? 0 : weight;
+      keys[w] = TopKeys.key(l, id);
+      w += inWindow ? 1 : 0;
+    }
+    if (all < target) {
+      return NOT_REACHED;
+    }
+    if (above >= target) { // the float sums misjudged hi: order them all
+      for (int j = 0; j < n; j++) {
+        keys[j] = TopKeys.key(logits[ids[j]], ids[j]);
+      }
+      w = n;
+      above = 0;
+    }
+    Arrays.sort(keys, 0, w);
+    long sum = above;
+    for (int j = 0; j < w; j++) {
+      sum += weight(t[TopKeys.id(keys[j])]);
+      if (sum >= target) {
+        return keys[j];
+      }
+    }
+    return NOT_REACHED;
+  }
+
+  // A list (usually short after earlier truncations): in canonical order, the prefix is a walk.
+  private void keepMassOfSorted(double fraction, float max) {
+    sort();
+    float[] t = termsInListOrder(max);
+    long total = kernels.weightSum(t, size);
+    long target = target(fraction, total);
+    long sum = 0;
+    for (int i = 0; i < size; i++) {
+      sum += weight(t[i]);
+      if (sum >= target) {
+        size = i + 1;
+        return;
+      }
+    }
+  }
+
+  /**
+   * {@code exp(logit − max)} of every list position, in list order: the engine's terms when they
+   * are still valid and the list is the vocabulary, otherwise computed into a private array.
+   */
+  private float[] termsInListOrder(float max) {
+    if (listTerms.length < size) {
+      listTerms = new float[Math.max(size, vocabSize)];
+    }
+    boolean known = terms != null && max == termsMax;
+    if (dense) {
+      if (known) {
+        return terms;
+      }
+      kernels.expInto(logits, size, max, listTerms);
+      return listTerms;
+    }
+    for (int i = 0; i < size; i++) {
+      int id = ids[i];
+      listTerms[i] = known ? terms[id] : FastMath.expNonPositive(logits[id] - max);
+    }
+    return listTerms;
   }
 
   /** Drops {@code -Infinity} entries from the list, keeping the order; materialises a dense list. */

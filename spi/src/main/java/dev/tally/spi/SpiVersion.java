@@ -9,7 +9,9 @@ package dev.tally.spi;
  * {@link TopKeys}, the terms-reading {@link VocabKernels} defaults, and the engine's side of
  * {@link Candidates} borrowing the decoded row ({@code restoreShared}, {@code knownTerms}, an
  * argmax in {@code knownStatistics}); 1.3 {@code Candidates.knownTop}, the raw top list that
- * {@code keepTop} answers from.
+ * {@code keepTop} answers from; 1.4 probability mass in fixed point ({@code
+ * Candidates.weight}, {@code pick}, {@code keepMass} and the weight kernels of {@link
+ * VocabKernels}).
  *
  * <p>The server learns which version a plugin was built for from its jar manifest's {@code
  * Tally-Spi-Version} attribute (the build writes it) or, failing that, from {@link
@@ -19,7 +21,7 @@ public final class SpiVersion {
   /** Incompatible changes bump this. */
   public static final int MAJOR = 1;
   /** Compatible additions bump this. */
-  public static final int MINOR = 3;
+  public static final int MINOR = 4;
   /** {@code MAJOR.MINOR}, as reported by {@code GetServerInfo}. */
   public static final String CURRENT = MAJOR + "." + MINOR;
 

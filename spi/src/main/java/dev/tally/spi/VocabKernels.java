@@ -60,6 +60,44 @@ public interface VocabKernels {
     return count;
   }
 
+  /**
+   * {@code Σ Candidates.weight(terms[i])} over {@code [0, n)}: the exact fixed-point mass of softmax
+   * terms. Integer sums do not depend on their order, so every implementation returns the same.
+   */
+  default long weightSum(float[] terms, int n) {
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+      sum += Candidates.weight(terms[i]);
+    }
+    return sum;
+  }
+
+  /** {@link #weightSum} over the {@code i < n} with {@code x[i] ≥ t}. */
+  default long weightSumAtLeast(float[] x, float[] terms, int n, float t) {
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+      if (x[i] >= t) {
+        sum += Candidates.weight(terms[i]);
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * The first {@code i < n} at which the running {@link #weightSum} of {@code terms[0, i]} exceeds
+   * {@code target}, or {@code n} when the whole sum does not: inverse-CDF sampling in fixed point.
+   */
+  default int weightIndexAbove(float[] terms, int n, long target) {
+    long sum = 0;
+    for (int i = 0; i < n; i++) {
+      sum += Candidates.weight(terms[i]);
+      if (sum > target) {
+        return i;
+      }
+    }
+    return n;
+  }
+
   /** Plain loops over {@link FastMath#expNonPositive}. */
   VocabKernels SCALAR = new VocabKernels() {
     @Override

@@ -82,11 +82,18 @@ public final class Warmup {
       halves[i] = (short) (Float.floatToIntBits(x[i]) >>> 16);
     }
     float[] y = new float[n];
+    int[] ids = new int[n];
     float max = k.maxOrNaN(x, n);
     List<Runnable> loops = List.of(
         () -> k.maxOrNaN(x, n),
         () -> k.sumExp(x, n, max),
         () -> k.sumExpAtLeast(x, n, max, max - 4f),
+        () -> k.sumExpInto(x, n, max, y),
+        () -> k.sumAtLeast(x, y, n, max - 4f),
+        () -> k.weightSum(y, n),
+        () -> k.weightSumAtLeast(x, y, n, max - 4f),
+        () -> k.weightIndexAbove(y, n, 1L << 40),
+        () -> k.indicesAtLeast(x, n, max - 2f, ids),
         () -> k.countAtLeast(x, n, 2f),
         () -> k.nextAtLeast(x, 0, n, max),
         () -> k.widenBfloat16(halves, y, 0, n),

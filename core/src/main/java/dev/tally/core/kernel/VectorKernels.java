@@ -299,6 +299,102 @@ final class VectorKernels implements Kernels {
     return count;
   }
 
+  // Candidates.weight(term) = rint(term · 2^40), in two 20-bit halves that int lanes hold, with no
+  // float-to-int conversion (AVX2 has none to long, and three converts a vector bound the loop):
+  // high = rint(term · 2^20) and low = rint((term · 2^20 - high) · 2^20), each the low bits of a
+  // float add of 1.5 · 2^23, exact, and high · 2^20 + low is rint(term · 2^40) (ties to even
+  // alike). A lane adds at most 128 halves of ≤ 2^20 a block of ScalarKernels.CHUNK, and 16 lanes
+  // of 2^26 still fit an int reduction.
+  private static final float HALF_SCALE = 0x1p20f;
+  private static final float ROUND = 0x1.8p23f;
+  private static final int ROUND_BITS = Float.floatToIntBits(ROUND);
+
+  @Override
+  public long weightSum(float[] terms, int n) {
+    long sum = 0;
+    int i = 0;
+    int bound = F.loopBound(n);
+    while (i < bound) {
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
+      IntVector high = IntVector.zero(I);
+      IntVector low = IntVector.zero(I);
+      for (; i < end; i += F.length()) {
+        FloatVector scaled = FloatVector.fromArray(F, terms, i).mul(HALF_SCALE);
+        FloatVector h = scaled.add(ROUND);
+        FloatVector l = scaled.sub(h.sub(ROUND)).mul(HALF_SCALE).add(ROUND);
+        high = high.add(h.reinterpretAsInts().sub(ROUND_BITS));
+        low = low.add(l.reinterpretAsInts().sub(ROUND_BITS));
+      }
+      sum += ((long) high.reduceLanes(VectorOperators.ADD) << 20) + low.reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < n; i++) {
+      sum += dev.tally.spi.Candidates.weight(terms[i]);
+    }
+    return sum;
+  }
+
+  @Override
+  public long weightSumAtLeast(float[] x, float[] terms, int n, float t) {
+    long sum = 0;
+    int i = 0;
+    int bound = F.loopBound(n);
+    while (i < bound) {
+      int end = Math.min(bound, i + ScalarKernels.CHUNK);
+      IntVector high = IntVector.zero(I);
+      IntVector low = IntVector.zero(I);
+      for (; i < end; i += F.length()) {
+        FloatVector scaled = FloatVector.fromArray(F, terms, i).mul(HALF_SCALE)
+            .blend(ZERO, FloatVector.fromArray(F, x, i).compare(VectorOperators.LT, t));
+        FloatVector h = scaled.add(ROUND);
+        FloatVector l = scaled.sub(h.sub(ROUND)).mul(HALF_SCALE).add(ROUND);
+        high = high.add(h.reinterpretAsInts().sub(ROUND_BITS));
+        low = low.add(l.reinterpretAsInts().sub(ROUND_BITS));
+      }
+      sum += ((long) high.reduceLanes(VectorOperators.ADD) << 20) + low.reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < n; i++) {
+      if (x[i] >= t) {
+        sum += dev.tally.spi.Candidates.weight(terms[i]);
+      }
+    }
+    return sum;
+  }
+
+  // The walk skips whole blocks of this many vectors while their weight leaves the sum at most
+  // the target; the block that crosses it is walked token by token.
+  private static final int WALK_VECTORS = 4;
+
+  @Override
+  public int weightIndexAbove(float[] terms, int n, long target) {
+    long sum = 0;
+    int i = 0;
+    int block = WALK_VECTORS * F.length();
+    for (int bound = n - block; i <= bound; i += block) {
+      IntVector high = IntVector.zero(I);
+      IntVector low = IntVector.zero(I);
+      for (int j = i; j < i + block; j += F.length()) {
+        FloatVector scaled = FloatVector.fromArray(F, terms, j).mul(HALF_SCALE);
+        FloatVector h = scaled.add(ROUND);
+        FloatVector l = scaled.sub(h.sub(ROUND)).mul(HALF_SCALE).add(ROUND);
+        high = high.add(h.reinterpretAsInts().sub(ROUND_BITS));
+        low = low.add(l.reinterpretAsInts().sub(ROUND_BITS));
+      }
+      long blockSum = ((long) high.reduceLanes(VectorOperators.ADD) << 20)
+          + low.reduceLanes(VectorOperators.ADD);
+      if (sum + blockSum > target) {
+        break; // the crossing is in this block: walked below
+      }
+      sum += blockSum;
+    }
+    for (; i < n; i++) {
+      sum += dev.tally.spi.Candidates.weight(terms[i]);
+      if (sum > target) {
+        return i;
+      }
+    }
+    return n;
+  }
+
   @Override
   public String name() {
     return "vector-" + F.vectorBitSize();

@@ -32,16 +32,14 @@ final class Truncation {
       });
 
   /**
-   * Nucleus sampling (Holtzman et al. 2019), llama.cpp's rule: in canonical order (logit
-   * descending, token id ascending), keep the shortest prefix whose float32 running sum of
-   * probabilities reaches p (≥), at least one token. p = 1: no-op. Exact boundaries land where
-   * real arithmetic puts them, as both anchors' tests expect: a running sum within 2^-20 of p
-   * (relative; 16 float32 ulps) counts as reaching it, because the rounding of the inputs (logits
-   * that are logs of decimal probabilities) and of the sum otherwise decides the side at random —
-   * HF's {0.5, 0.3, 0.1, 0.1} sums to 0.79999995 < 0.8f, llama.cpp's {0.4, 0.3, 0.2, 0.1} to
-   * 0.70000005 ≥ 0.7f, and both anchors keep two tokens. On flat vocabularies of 10^5+ tokens the
-   * float32 sum drifts by a few tokens (under 1e-4 of probability mass at 200k tokens; see the
-   * tests).
+   * Nucleus sampling (Holtzman et al. 2019), llama.cpp's rule with the mass counted exactly: in
+   * canonical order (logit descending, token id ascending), keep the shortest prefix whose
+   * probability mass reaches p (≥), at least one token; mass in {@link Candidates#weight} units,
+   * whose integer sums are the same in any order, so no sort of the nucleus is needed. p = 1:
+   * no-op. Exact boundaries land where real arithmetic puts them, as both anchors' tests expect: a
+   * prefix within 2^-20 of p (relative) counts as reaching it, because the rounding of the inputs
+   * (logits that are logs of decimal probabilities) otherwise decides the side at random — HF's
+   * {0.5, 0.3, 0.1, 0.1} and llama.cpp's {0.4, 0.3, 0.2, 0.1} both keep two tokens.
    */
   static final ProcessorFactory TOP_P = Factories.processor("top_p",
       "Keeps the shortest most-likely prefix whose probability mass reaches p (nucleus sampling).",
@@ -91,21 +89,11 @@ final class Truncation {
       p -> new TypicalP((float) p.getDouble("p")));
 
   private static final class TopP implements LogitsProcessor {
-    // Survivors of a nucleus are the tokens above some logit. Before sorting, narrow the list to
-    // the tokens within a window of the max that holds enough mass. The window's far end needs no
-    // probe: below max - w, at most V tokens hold at most V·e^-w of mass, so w = ln(V / tail) with
-    // tail = (1 - p - margin)·Σ leaves enough above. A few bisection probes (each one vectorised
-    // masked Σ over the engine's softmax terms, or of exps without them) then bring it near the
-    // nucleus; the sort (radix, on a list still in id order) sees little more than the nucleus. A full-vocabulary sort is the fallback, never the rule.
-    private static final float MAX_WINDOW = 32f;
-    private static final int PROBES = 4;
-    private static final double MASS_MARGIN = 1e-3;
-
-    // A running sum this close below p (relative) reaches it: see TOP_P.
-    private static final float BOUNDARY_SLACK = 0x1p-20f;
+    // A prefix this close below p (relative) reaches it: see TOP_P.
+    private static final double BOUNDARY_SLACK = 0x1p-20;
 
     private final float p;
-    private final float reached;
+    private final double reached;
 
     TopP(float p) {
       this.p = p;
@@ -114,48 +102,9 @@ final class Truncation {
 
     @Override
     public void apply(Candidates c, SamplingContext context) {
-      if (p >= 1f) {
-        return;
+      if (p < 1f) {
+        c.keepMass(reached);
       }
-      float max = c.maxLogit();
-      double lse = c.logSumExp();
-      if (!c.isSorted() && c.size() > 1024) {
-        narrow(c, max, Math.exp(lse - max));
-      }
-      c.sort();
-      // Probabilities as e^(l - max) / Σ: FastMath's exp, within a rounding of exp(l - lse); the
-      // engine's terms when it has them.
-      double inverseSum = Math.exp(max - lse);
-      float[] terms = c.scratchFloats(c.size());
-      c.expInto(max, terms);
-      float cumulative = 0f;
-      for (int i = 0; i < c.size(); i++) {
-        cumulative += (float) (terms[i] * inverseSum);
-        if (cumulative >= reached) {
-          c.truncate(i + 1);
-          return;
-        }
-      }
-    }
-
-    /** Keeps the tokens within a window of the max that holds at least p (plus a margin). */
-    private void narrow(Candidates c, float max, double sumExp) {
-      double needed = (p + MASS_MARGIN) * sumExp;
-      double tail = sumExp - needed;
-      float enough = tail > 0 ? (float) Math.min(MAX_WINDOW, Math.log(c.size() / tail)) : MAX_WINDOW;
-      if (enough == MAX_WINDOW && c.massAtLeast(max - enough, max) < needed) {
-        return; // too flat to narrow: sort it all
-      }
-      float tooNarrow = 0f;
-      for (int probe = 0; probe < PROBES; probe++) {
-        float mid = (enough + tooNarrow) / 2;
-        if (c.massAtLeast(max - mid, max) >= needed) {
-          enough = mid;
-        } else {
-          tooNarrow = mid;
-        }
-      }
-      c.retainAtLeast(max - enough);
     }
   }
 

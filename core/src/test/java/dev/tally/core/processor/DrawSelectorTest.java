@@ -12,41 +12,41 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * The seeded draw computes each term once (with SIMD while the list is the vocabulary) and gives
- * the token the two-pass loop of every earlier version gave, for the same logits and random number:
- * dense and compacted lists, masked tokens, terms that underflow, u at 0 and near 1, on the
- * scalar and the vector kernels.
+ * The seeded draw is inverse-CDF sampling in fixed point ({@link Candidates#pick}): each candidate
+ * weighs {@code rint(exp(logit − max) · 2^40)}, and the token chosen for u is the first in list
+ * order whose running weight exceeds {@code floor(u · total)}. Checked against a plain loop on
+ * dense and compacted lists, masked tokens, terms that underflow, u at 0 and near 1, on the scalar
+ * and the vector kernels; and the shares of u are the weights, to the last unit.
  */
 final class DrawSelectorTest {
-  /** The draw before this change: each term computed twice, in list order. */
+  /** rint(term · 2^40), half to even, in exact decimal arithmetic. */
+  private static long weight(float term) {
+    return new java.math.BigDecimal(term).multiply(java.math.BigDecimal.valueOf(1L << 40))
+        .setScale(0, java.math.RoundingMode.HALF_EVEN).longValueExact();
+  }
+
+  /** The rule, one token at a time. */
   private static int reference(Candidates c, double u) {
     float max = c.maxLogit();
     if (max == Float.NEGATIVE_INFINITY) {
       return -1;
     }
-    double total = 0;
+    long total = 0;
     for (int i = 0; i < c.size(); i++) {
-      total += FastMath.expNonPositive(c.logit(c.id(i)) - max);
+      total += weight(FastMath.expNonPositive(c.logit(c.id(i)) - max));
     }
-    double target = u * total;
-    double cumulative = 0;
-    int last = -1;
+    long target = Math.min(total - 1, (long) (u * total));
+    long cumulative = 0;
     for (int i = 0; i < c.size(); i++) {
-      int id = c.id(i);
-      float l = c.logit(id);
-      if (l == Float.NEGATIVE_INFINITY) {
-        continue;
-      }
-      cumulative += FastMath.expNonPositive(l - max);
-      last = id;
+      cumulative += weight(FastMath.expNonPositive(c.logit(c.id(i)) - max));
       if (cumulative > target) {
-        return id;
+        return c.id(i);
       }
     }
-    return last;
+    throw new AssertionError("the running weight never passed the target");
   }
 
-  private static SamplingContext fixed(double u) {
+  static SamplingContext fixed(double u) {
     return new SamplingContext() {
       @Override
       public TokenHistory history() {
@@ -66,12 +66,11 @@ final class DrawSelectorTest {
   }
 
   @Test
-  void theSameTokenAsTheTwoPassDrawOnEveryKernel() {
+  void theRuleOnEveryKernel() {
     Random r = new Random(2026);
     Selectors.Draw draw = new Selectors.Draw();
-    VocabKernels vector = Kernels.vector() != null ? Kernels.vector() : VocabKernels.SCALAR;
     int cases = 0;
-    for (VocabKernels kernels : new VocabKernels[] {VocabKernels.SCALAR, vector}) {
+    for (VocabKernels kernels : new VocabKernels[] {VocabKernels.SCALAR, Kernels.vector()}) {
       Candidates c = new Candidates(kernels);
       for (int k = 0; k < 3000; k++) {
         int vocab = 1 + r.nextInt(k % 10 == 0 ? 40_000 : 300);
@@ -82,6 +81,7 @@ final class DrawSelectorTest {
           logits[i] = r.nextInt(8) == 0 ? Float.NEGATIVE_INFINITY
               : (float) (scale * r.nextGaussian());
         }
+        logits[r.nextInt(vocab)] = 1f; // at least one candidate
         if (r.nextBoolean()) {
           c.compact(); // a sparse list, as after truncation
         }
@@ -96,5 +96,36 @@ final class DrawSelectorTest {
       }
     }
     assertThat(cases).isEqualTo(6000);
+  }
+
+  /** A logit whose term is exactly {@code term}, found within a few ulps of its log. */
+  private static float logitOfTerm(float term) {
+    float x = (float) Math.log(term);
+    for (int ulps = 0; ulps < 64 && FastMath.expNonPositive(x) != term; ulps++) {
+      x = FastMath.expNonPositive(x) < term ? Math.nextUp(x) : Math.nextDown(x);
+    }
+    assertThat(FastMath.expNonPositive(x)).isEqualTo(term);
+    return x;
+  }
+
+  @Test
+  void eachTokenGetsExactlyItsWeightsShareOfU() {
+    // Terms 1, 1/2, 1/4, 1/4: weights 2^40, 2^39, 2^38, 2^38 of a total 2^41, so every boundary
+    // u = weight / total is a double exactly, and the draw must split u there to the last unit.
+    float half = logitOfTerm(0.5f);
+    float quarter = logitOfTerm(0.25f);
+    Candidates c = Candidates.of(0f, half, quarter, quarter);
+    long[] weights = {1L << 40, 1L << 39, 1L << 38, 1L << 38};
+    double total = 0x1p41;
+    Selectors.Draw draw = new Selectors.Draw();
+    long start = 0;
+    for (int i = 0; i < 4; i++) {
+      assertThat(Candidates.weight(FastMath.expNonPositive(c.logit(i)))).isEqualTo(weights[i]);
+      long end = start + weights[i];
+      assertThat(draw.select(c, fixed(start / total))).as("u at token %d's start", i).isEqualTo(i);
+      assertThat(draw.select(c, fixed((end - 1) / total))).as("u at token %d's last unit", i)
+          .isEqualTo(i);
+      start = end;
+    }
   }
 }

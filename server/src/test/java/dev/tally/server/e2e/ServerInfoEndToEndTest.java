@@ -117,7 +117,7 @@ final class ServerInfoEndToEndTest {
     assertThat(info.getLimits().getMaxTopLogprobs()).isEqualTo(10);
     assertThat(info.getTransportsList()).containsExactlyInAnyOrder(
         "127.0.0.1:" + server.server.tcpPort(), "unix:" + server.socket);
-    assertThat(info.getSpiVersion()).isEqualTo("1.3"); // 1.3: Candidates.knownTop
+    assertThat(info.getSpiVersion()).isEqualTo("1.4"); // 1.4: Candidates.pick and keepMass
 
     Map<String, PluginInfo> plugins = info.getPluginsList().stream()
         .collect(Collectors.toMap(PluginInfo::getName, Function.identity()));
