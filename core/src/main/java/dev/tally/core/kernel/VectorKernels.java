@@ -1,6 +1,7 @@
 package dev.tally.core.kernel;
 
 import dev.tally.core.tensor.HalfFloats;
+import dev.tally.spi.Candidates;
 import dev.tally.spi.FastMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -312,25 +313,28 @@ final class VectorKernels implements Kernels {
   @Override
   public long weightSum(float[] terms, int n) {
     long sum = 0;
-    int i = 0;
     int bound = F.loopBound(n);
-    while (i < bound) {
-      int end = Math.min(bound, i + ScalarKernels.CHUNK);
-      IntVector high = IntVector.zero(I);
-      IntVector low = IntVector.zero(I);
-      for (; i < end; i += F.length()) {
-        FloatVector scaled = FloatVector.fromArray(F, terms, i).mul(HALF_SCALE);
-        FloatVector h = scaled.add(ROUND);
-        FloatVector l = scaled.sub(h.sub(ROUND)).mul(HALF_SCALE).add(ROUND);
-        high = high.add(h.reinterpretAsInts().sub(ROUND_BITS));
-        low = low.add(l.reinterpretAsInts().sub(ROUND_BITS));
-      }
-      sum += ((long) high.reduceLanes(VectorOperators.ADD) << 20) + low.reduceLanes(VectorOperators.ADD);
+    for (int i = 0; i < bound; i += ScalarKernels.CHUNK) {
+      sum += weightOfVectors(terms, i, Math.min(bound, i + ScalarKernels.CHUNK));
     }
-    for (; i < n; i++) {
-      sum += dev.tally.spi.Candidates.weight(terms[i]);
+    for (int i = bound; i < n; i++) {
+      sum += Candidates.weight(terms[i]);
     }
     return sum;
+  }
+
+  /** The weight of {@code terms[from, to)}: whole vectors, at most ScalarKernels.CHUNK terms. */
+  private static long weightOfVectors(float[] terms, int from, int to) {
+    IntVector high = IntVector.zero(I);
+    IntVector low = IntVector.zero(I);
+    for (int i = from; i < to; i += F.length()) {
+      FloatVector scaled = FloatVector.fromArray(F, terms, i).mul(HALF_SCALE);
+      FloatVector h = scaled.add(ROUND);
+      FloatVector l = scaled.sub(h.sub(ROUND)).mul(HALF_SCALE).add(ROUND);
+      high = high.add(h.reinterpretAsInts().sub(ROUND_BITS));
+      low = low.add(l.reinterpretAsInts().sub(ROUND_BITS));
+    }
+    return ((long) high.reduceLanes(VectorOperators.ADD) << 20) + low.reduceLanes(VectorOperators.ADD);
   }
 
   @Override
@@ -354,7 +358,7 @@ final class VectorKernels implements Kernels {
     }
     for (; i < n; i++) {
       if (x[i] >= t) {
-        sum += dev.tally.spi.Candidates.weight(terms[i]);
+        sum += Candidates.weight(terms[i]);
       }
     }
     return sum;
@@ -370,24 +374,14 @@ final class VectorKernels implements Kernels {
     int i = 0;
     int block = WALK_VECTORS * F.length();
     for (int bound = n - block; i <= bound; i += block) {
-      IntVector high = IntVector.zero(I);
-      IntVector low = IntVector.zero(I);
-      for (int j = i; j < i + block; j += F.length()) {
-        FloatVector scaled = FloatVector.fromArray(F, terms, j).mul(HALF_SCALE);
-        FloatVector h = scaled.add(ROUND);
-        FloatVector l = scaled.sub(h.sub(ROUND)).mul(HALF_SCALE).add(ROUND);
-        high = high.add(h.reinterpretAsInts().sub(ROUND_BITS));
-        low = low.add(l.reinterpretAsInts().sub(ROUND_BITS));
-      }
-      long blockSum = ((long) high.reduceLanes(VectorOperators.ADD) << 20)
-          + low.reduceLanes(VectorOperators.ADD);
+      long blockSum = weightOfVectors(terms, i, i + block);
       if (sum + blockSum > target) {
         break; // the crossing is in this block: walked below
       }
       sum += blockSum;
     }
     for (; i < n; i++) {
-      sum += dev.tally.spi.Candidates.weight(terms[i]);
+      sum += Candidates.weight(terms[i]);
       if (sum > target) {
         return i;
       }
