@@ -10,7 +10,8 @@ public final class RowResult {
   public enum Finish {
     NONE,
     STOP_TOKEN,
-    EOS_TOKEN
+    EOS_TOKEN,
+    STOP_STRING
   }
 
   /** One stage's effect, for explain mode. */
@@ -44,6 +45,8 @@ public final class RowResult {
   int[] labelIds = new int[0];
   float[] labelLogprobs = new float[0];
   float topLogitGap;
+  String stopString;
+  int stopStringTrailingBytes;
 
   /** The chosen token, or -1 when the row failed. */
   public int tokenId() {
@@ -111,6 +114,16 @@ public final class RowResult {
   /** Explain mode: the gap between the two largest raw logits. */
   public float topLogitGap() {
     return topLogitGap;
+  }
+
+  /** The stop string that ended the sequence ({@link Finish#STOP_STRING}), else {@code null}. */
+  public String stopString() {
+    return stopString;
+  }
+
+  /** How many of the chosen token's bytes come after the stop string's end. */
+  public int stopStringTrailingBytes() {
+    return stopStringTrailingBytes;
   }
 
   /** A failed row: no token ({@code -1}), the error and the seed it would have been drawn with. */

@@ -4,8 +4,10 @@ import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
 import dev.tally.core.kernel.Kernels;
 import dev.tally.core.pipeline.Chain;
+import dev.tally.core.pipeline.EndRules;
 import dev.tally.core.pipeline.Stage;
 import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.core.vocab.StopStringMatcher;
 import dev.tally.spi.Candidates;
 import dev.tally.spi.TopKeys;
 
@@ -17,6 +19,7 @@ import dev.tally.spi.TopKeys;
 public final class RowSampler {
   private final Candidates candidates;
   private final RowContext context = new RowContext();
+  private final StopStringMatcher stopMatcher = new StopStringMatcher();
   private final Kernels kernels;
   private final StageTimer stageTimer;
   private final RowScan scan;
@@ -135,12 +138,26 @@ public final class RowSampler {
     if (r.rank < 0) {
       r.rank = kernels.countAtLeast(raw, vocab, chosenRaw);
     }
-    r.finish = chain.isEos(chosen) ? RowResult.Finish.EOS_TOKEN
-        : chain.isStop(chosen) ? RowResult.Finish.STOP_TOKEN : RowResult.Finish.NONE;
+    finish(chain.ends(), history, chosen, r);
     if (chain.explain()) {
       explain(chain, vocab, row, chosen, r);
     }
     return r;
+  }
+
+  private void finish(EndRules ends, TokenLog history, int chosen, RowResult r) {
+    if (ends.isEos(chosen)) {
+      r.finish = RowResult.Finish.EOS_TOKEN;
+    } else if (ends.isStop(chosen)) {
+      r.finish = RowResult.Finish.STOP_TOKEN;
+    } else if (!ends.stopStrings().isEmpty()) {
+      long match = stopMatcher.find(ends.stopStrings(), ends.vocabulary(), history, chosen);
+      if (match >= 0) {
+        r.finish = RowResult.Finish.STOP_STRING;
+        r.stopString = ends.stopStrings().strings().get((int) (match >>> 32));
+        r.stopStringTrailingBytes = (int) match;
+      }
+    }
   }
 
   /** Checks the scanned row (no NaN, no +Inf, something finite) and returns its max. */

@@ -45,7 +45,11 @@ public enum ErrorCode {
    * The request's bytes do not parse as its message type (truncated, a bad varint or wire type,
    * a length past the end): a client's framing bug, or not a Tally client at all.
    */
-  MALFORMED_REQUEST(Canonical.INVALID_ARGUMENT);
+  MALFORMED_REQUEST(Canonical.INVALID_ARGUMENT),
+  /** A request names a vocabulary that is not registered. */
+  UNKNOWN_VOCABULARY(Canonical.NOT_FOUND),
+  /** A vocabulary is registered under a name that already holds a different vocabulary. */
+  VOCABULARY_EXISTS(Canonical.ALREADY_EXISTS);
 
   private final Canonical canonical;
 

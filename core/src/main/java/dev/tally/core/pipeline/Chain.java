@@ -2,7 +2,7 @@ package dev.tally.core.pipeline;
 
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
-import java.util.Arrays;
+import dev.tally.core.vocab.Vocabulary;
 import java.util.List;
 
 /**
@@ -18,8 +18,7 @@ import java.util.List;
 public final class Chain {
   private final List<Stage> processors;
   private final Stage selector;
-  private final int[] eosTokenIds;
-  private final int[] stopTokenIds;
+  private final EndRules ends;
   private final int topLogprobs;
   private final boolean processedLogprobs;
   private final boolean explain;
@@ -29,15 +28,11 @@ public final class Chain {
   private final int[] labelTokenIds;
   private final int rawTopHint;
 
-  Chain(List<Stage> processors, Stage selector, int[] eosTokenIds, int[] stopTokenIds,
-      int topLogprobs, boolean processedLogprobs, boolean explain, Long seed, int maxTokenId,
-      String maxTokenField, int[] labelTokenIds, int rawTopHint) {
+  Chain(List<Stage> processors, Stage selector, EndRules ends, int topLogprobs,
+      boolean processedLogprobs, boolean explain, Long seed, int maxTokenId, String maxTokenField, int[] labelTokenIds, int rawTopHint) {
     this.processors = List.copyOf(processors);
     this.selector = selector;
-    this.eosTokenIds = eosTokenIds.clone();
-    this.stopTokenIds = stopTokenIds.clone();
-    Arrays.sort(this.eosTokenIds);
-    Arrays.sort(this.stopTokenIds);
+    this.ends = ends;
     this.topLogprobs = topLogprobs;
     this.processedLogprobs = processedLogprobs;
     this.explain = explain;
@@ -52,8 +47,7 @@ public final class Chain {
   private Chain(Chain base, List<Stage> processors, Stage selector) {
     this.processors = List.copyOf(processors);
     this.selector = selector;
-    this.eosTokenIds = base.eosTokenIds;
-    this.stopTokenIds = base.stopTokenIds;
+    this.ends = base.ends;
     this.topLogprobs = base.topLogprobs;
     this.processedLogprobs = base.processedLogprobs;
     this.explain = base.explain;
@@ -194,12 +188,9 @@ public final class Chain {
     return labelTokenIds.length > 0;
   }
 
-  public boolean isEos(int tokenId) {
-    return Arrays.binarySearch(eosTokenIds, tokenId) >= 0;
-  }
-
-  public boolean isStop(int tokenId) {
-    return Arrays.binarySearch(stopTokenIds, tokenId) >= 0;
+  /** EOS and stop tokens, stop strings, and the vocabulary they read. */
+  public EndRules ends() {
+    return ends;
   }
 
   /**
@@ -239,6 +230,12 @@ public final class Chain {
       throw new TallyException(ErrorCode.INVALID_PARAMS, maxTokenField,
           maxTokenField + " names token id " + maxTokenId + ", outside the vocabulary of "
               + vocabSize);
+    }
+    Vocabulary named = ends.vocabulary();
+    if (named != null && named.size() > vocabSize) {
+      throw new TallyException(ErrorCode.INVALID_PARAMS, "vocabulary", "vocabulary '"
+          + named.name() + "' has " + named.size() + " tokens but the logits are only " + vocabSize
+          + " wide; a vocabulary may be narrower than the logits (padding), never wider");
     }
   }
 }

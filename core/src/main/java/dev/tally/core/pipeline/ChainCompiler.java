@@ -7,6 +7,9 @@ import dev.tally.core.registry.ParamBinder;
 import dev.tally.core.registry.ProcessorRegistry;
 import dev.tally.core.registry.RegisteredFactory;
 import dev.tally.core.registry.StageKind;
+import dev.tally.core.vocab.StopStrings;
+import dev.tally.core.vocab.Vocabulary;
+import dev.tally.core.vocab.VocabularyRegistry;
 import dev.tally.spi.LogitsProcessor;
 import dev.tally.spi.ParamSpec;
 import dev.tally.spi.ParamType;
@@ -37,10 +40,18 @@ import java.util.Map;
  */
 public final class ChainCompiler {
   private final ProcessorRegistry registry;
+  private final VocabularyRegistry vocabularies;
   private final int maxTopLogprobs;
 
+  /** A compiler for requests that name no vocabulary. */
   public ChainCompiler(ProcessorRegistry registry, int maxTopLogprobs) {
+    this(registry, VocabularyRegistry.none(), maxTopLogprobs);
+  }
+
+  public ChainCompiler(ProcessorRegistry registry, VocabularyRegistry vocabularies,
+      int maxTopLogprobs) {
     this.registry = registry;
+    this.vocabularies = vocabularies;
     this.maxTopLogprobs = maxTopLogprobs;
   }
 
@@ -62,14 +73,26 @@ public final class ChainCompiler {
     if (labelled) {
       checkLabels(config.labelTokenIds(), b);
     }
+    Vocabulary vocabulary = config.vocabulary() == null ? null
+        : vocabularies.lookup(config.vocabulary(), "vocabulary");
+    StopStrings stops = StopStrings.of(config.stopStrings(), config.minTokens());
+    if (!stops.isEmpty() && vocabulary == null) {
+      throw TallyException.invalidParams("stop_strings",
+          "stop_strings match the output's bytes, so they need a vocabulary: set vocabulary to a"
+              + " registered one (RegisterVocabulary)");
+    }
+    // A vocabulary's EOS ids stand in for eos_token_ids the request leaves empty.
+    b.eosTokenIds = config.eosTokenIds().length == 0 && vocabulary != null
+        ? vocabulary.eosTokenIds() : config.eosTokenIds();
     if (!config.pipeline().isEmpty()) {
       compilePipeline(config, b, labelled);
     } else {
       compileConvenience(config, b, labelled);
     }
-    return new Chain(b.stages, b.selector, config.eosTokenIds(), config.stopTokenIds(),
-        (int) config.topLogprobs(), config.processedLogprobs(), config.explain(), config.seed(),
-        b.maxTokenId, b.maxTokenField, config.labelTokenIds(), b.rawTopHint);
+    return new Chain(b.stages, b.selector, new EndRules(b.eosTokenIds,
+        config.stopTokenIds(), vocabulary, stops), (int) config.topLogprobs(),
+        config.processedLogprobs(), config.explain(), config.seed(), b.maxTokenId,
+        b.maxTokenField, config.labelTokenIds(), b.rawTopHint);
   }
 
   private static void checkLabels(int[] labels, Builder b) {
@@ -119,7 +142,7 @@ public final class ChainCompiler {
       b.addBuiltin(registry.lookup("banned_tokens", "banned_token_ids"),
           Map.of("token_ids", c.bannedTokenIds()), Map.of("token_ids", "banned_token_ids"));
     }
-    int[] endTokens = concat(c.eosTokenIds(), c.stopTokenIds());
+    int[] endTokens = concat(b.eosTokenIds, c.stopTokenIds());
     if (c.minTokens() > Integer.MAX_VALUE) {
       throw TallyException.invalidParams("min_tokens", "min_tokens is too large: " + c.minTokens());
     }
@@ -336,6 +359,7 @@ public final class ChainCompiler {
     String maxTokenField;
     // The k of a built-in top_k that only built-in stages precede, else 0: Chain.rawTopHint.
     int rawTopHint;
+    int[] eosTokenIds;
     private boolean onlyBuiltins = true;
 
     /** A built-in stage from a convenience field; errors name the field, not the parameter. */

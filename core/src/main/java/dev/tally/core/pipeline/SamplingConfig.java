@@ -34,6 +34,8 @@ public final class SamplingConfig {
   private List<StageSpec> pipeline = new ArrayList<>();
   private boolean explain;
   private int[] labelTokenIds = new int[0];
+  private String vocabulary;
+  private List<String> stopStrings = new ArrayList<>();
 
   public Float temperature() {
     return temperature;
@@ -251,6 +253,26 @@ public final class SamplingConfig {
 
   public SamplingConfig labelTokenIds(int... v) {
     labelTokenIds = v;
+    return this;
+  }
+
+  /** The registered vocabulary's name, or {@code null}. */
+  public String vocabulary() {
+    return vocabulary;
+  }
+
+  public SamplingConfig vocabulary(String v) {
+    vocabulary = v;
+    return this;
+  }
+
+  /** Strings whose appearance in the output bytes ends the sequence; they need a vocabulary. */
+  public List<String> stopStrings() {
+    return stopStrings;
+  }
+
+  public SamplingConfig stopStrings(List<String> v) {
+    stopStrings = new ArrayList<>(v);
     return this;
   }
 }

@@ -131,9 +131,9 @@ final class ChainCompilerTest {
     Chain withExtras = compile(pipeline(stage("draw", Map.of())).seed(5L).eosTokenIds(2)
         .stopTokenIds(3).topLogprobs(4).processedLogprobs(true).explain(true));
     assertThat(withExtras.seed()).isEqualTo(5L);
-    assertThat(withExtras.isEos(2)).isTrue();
-    assertThat(withExtras.isStop(3)).isTrue();
-    assertThat(withExtras.isEos(3)).isFalse();
+    assertThat(withExtras.ends().isEos(2)).isTrue();
+    assertThat(withExtras.ends().isStop(3)).isTrue();
+    assertThat(withExtras.ends().isEos(3)).isFalse();
     assertThat(withExtras.topLogprobs()).isEqualTo(4);
     assertThat(withExtras.processedLogprobs()).isTrue();
     assertThat(withExtras.explain()).isTrue();
