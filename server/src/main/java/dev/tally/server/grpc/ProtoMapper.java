@@ -5,6 +5,7 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.tally.api.v1.Explanation;
 import dev.tally.api.v1.FinishReason;
+import dev.tally.api.v1.RegisterVocabularyRequest;
 import dev.tally.api.v1.Logits;
 import dev.tally.api.v1.LogprobsMode;
 import dev.tally.api.v1.Order;
@@ -19,6 +20,7 @@ import dev.tally.core.pipeline.SamplingConfig;
 import dev.tally.core.pipeline.StageSpec;
 import dev.tally.core.tensor.DType;
 import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.core.vocab.Vocabulary;
 import dev.tally.spi.TokenBias;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -69,7 +71,9 @@ final class ProtoMapper {
         .processors(toStages(p.getProcessorsList()))
         .pipeline(toStages(p.getPipelineList()))
         .explain(p.getExplain())
-        .labelTokenIds(toArray(p.getLabelTokenIdsList()));
+        .labelTokenIds(toArray(p.getLabelTokenIdsList()))
+        .vocabulary(p.getVocabulary().isEmpty() ? null : p.getVocabulary())
+        .stopStrings(p.getStopStringsList());
     if (p.getLogitBiasCount() > 0) {
       Map<Integer, Float> bias = p.getLogitBiasMap();
       int[] ids = new int[bias.size()];
@@ -82,6 +86,32 @@ final class ProtoMapper {
       c.logitBias(TokenBias.of(ids, values));
     }
     return c;
+  }
+
+  /** Core's vocabulary from a registration (the bytes are copied once, out of the message). */
+  static Vocabulary toVocabulary(RegisterVocabularyRequest r) {
+    int[] lengths = new int[r.getTokenLengthsCount()];
+    for (int i = 0; i < lengths.length; i++) {
+      lengths[i] = r.getTokenLengths(i); // unboxed: a vocabulary has up to ~256k of them
+    }
+    return Vocabulary.of(r.getName(), r.getTokenBytes().toByteArray(), lengths,
+        toArray(r.getSpecialTokenIdsList()), toArray(r.getEosTokenIdsList()));
+  }
+
+  static dev.tally.api.v1.Vocabulary toProto(Vocabulary v) {
+    dev.tally.api.v1.Vocabulary.Builder b = dev.tally.api.v1.Vocabulary.newBuilder()
+        .setName(v.name())
+        .setSize(v.size())
+        .setFingerprint(v.fingerprint())
+        .setTokenBytes(v.tokenByteCount())
+        .setMemoryBytes(v.memoryBytes());
+    for (int id : v.specialTokenIds()) {
+      b.addSpecialTokenIds(id);
+    }
+    for (int id : v.eosTokenIds()) {
+      b.addEosTokenIds(id);
+    }
+    return b.build();
   }
 
   /** Wraps the tensor's inline bytes without copying them. */
@@ -119,6 +149,9 @@ final class ProtoMapper {
         .setProcessedLogprob(r.processedLogprob())
         .setRank(r.rank())
         .setFinishReason(toFinish(r.finish()));
+    if (r.stopString() != null) {
+      b.setStopString(r.stopString()).setStopStringTrailingBytes(r.stopStringTrailingBytes());
+    }
     int[] ids = r.topIds();
     float[] logprobs = r.topLogprobs();
     for (int i = 0; i < ids.length; i++) {
@@ -155,6 +188,8 @@ final class ProtoMapper {
         return FinishReason.FINISH_REASON_EOS_TOKEN;
       case STOP_TOKEN:
         return FinishReason.FINISH_REASON_STOP_TOKEN;
+      case STOP_STRING:
+        return FinishReason.FINISH_REASON_STOP_STRING;
       default:
         return FinishReason.FINISH_REASON_NONE;
     }

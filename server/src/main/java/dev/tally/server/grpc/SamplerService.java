@@ -5,6 +5,12 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.tally.api.v1.DType;
 import dev.tally.api.v1.GetServerInfoRequest;
+import dev.tally.api.v1.ListVocabulariesRequest;
+import dev.tally.api.v1.ListVocabulariesResponse;
+import dev.tally.api.v1.RegisterVocabularyRequest;
+import dev.tally.api.v1.RegisterVocabularyResponse;
+import dev.tally.api.v1.UnregisterVocabularyRequest;
+import dev.tally.api.v1.UnregisterVocabularyResponse;
 import dev.tally.api.v1.GetSharedMemoryStatusRequest;
 import dev.tally.api.v1.RegisterSharedMemoryRequest;
 import dev.tally.api.v1.RegisterSharedMemoryResponse;
@@ -38,6 +44,8 @@ import dev.tally.core.registry.RegisteredFactory;
 import dev.tally.core.registry.StageKind;
 import dev.tally.core.session.SessionState;
 import dev.tally.core.tensor.LogitsTensor;
+import dev.tally.core.vocab.Vocabulary;
+import dev.tally.core.vocab.VocabularyRegistry;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.exec.RowJob;
 import dev.tally.server.exec.SamplerPool;
@@ -74,17 +82,20 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
   private final LongSupplier seeds;
   private final dev.tally.server.metrics.TallyMetrics metrics;
   private final SharedMemory sharedMemory;
+  private final VocabularyRegistry vocabularies;
   private final RequestBuffers buffers = new RequestBuffers();
 
   @Inject
   SamplerService(ServerConfig config, ProcessorRegistry registry, SamplerPool pool,
       SessionTracker sessions, ServerInfoSource info,
-      dev.tally.server.metrics.TallyMetrics metrics, SharedMemory sharedMemory) {
+      dev.tally.server.metrics.TallyMetrics metrics, SharedMemory sharedMemory,
+      VocabularyRegistry vocabularies) {
     this.metrics = metrics;
     this.sharedMemory = sharedMemory;
     this.config = config;
     this.registry = registry;
-    this.compiler = new ChainCompiler(registry, config.maxTopLogprobs());
+    this.vocabularies = vocabularies;
+    this.compiler = new ChainCompiler(registry, vocabularies, config.maxTopLogprobs());
     this.pool = pool;
     this.sessions = sessions;
     this.info = info;
@@ -316,7 +327,9 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setStepDeadlineMillis(config.stepDeadline().toMillis())
             .setMaxSharedMemoryRegions(sharedMemory.config().maxRegionsPerOwner())
             .setMaxSharedMemoryBytes(sharedMemory.config().maxBytesMapped())
-            .setMaxStepElements(config.maxStepElements()))
+            .setMaxStepElements(config.maxStepElements())
+            .setMaxVocabularies(vocabularies.maxVocabularies())
+            .setMaxVocabularyBytes(vocabularies.maxBytes()))
         .setSharedMemory(sharedMemoryStatus())
         .setConnectionLimits(ProtoMapper.toProto(config.connectionLimits()))
         .addAllTransports(info.transports())
@@ -397,5 +410,49 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
           "this call did not come through one of the server's listeners: no shared memory");
     }
     return table;
+  }
+
+  @Override
+  public void registerVocabulary(RegisterVocabularyRequest request,
+      StreamObserver<RegisterVocabularyResponse> out) {
+    try {
+      Vocabulary v = ProtoMapper.toVocabulary(request);
+      boolean created = vocabularies.register(v);
+      if (created) {
+        log.info("Registered vocabulary '{}': {} tokens, {} bytes, fingerprint {}", v.name(),
+            v.size(), v.tokenByteCount(), v.fingerprint().substring(0, 12));
+      }
+      out.onNext(RegisterVocabularyResponse.newBuilder().setVocabulary(ProtoMapper.toProto(v))
+          .setCreated(created).build());
+      out.onCompleted();
+    } catch (TallyException e) {
+      metrics.error(e.code().canonical().name(), e.code().name());
+      out.onError(Errors.toException(e));
+    }
+  }
+
+  @Override
+  public void unregisterVocabulary(UnregisterVocabularyRequest request,
+      StreamObserver<UnregisterVocabularyResponse> out) {
+    try {
+      vocabularies.lookup(request.getName(), "name");
+      if (vocabularies.unregister(request.getName())) {
+        log.info("Unregistered vocabulary '{}'", request.getName());
+      }
+      out.onNext(UnregisterVocabularyResponse.getDefaultInstance());
+      out.onCompleted();
+    } catch (TallyException e) {
+      metrics.error(e.code().canonical().name(), e.code().name());
+      out.onError(Errors.toException(e));
+    }
+  }
+
+  @Override
+  public void listVocabularies(ListVocabulariesRequest request,
+      StreamObserver<ListVocabulariesResponse> out) {
+    ListVocabulariesResponse.Builder b = ListVocabulariesResponse.newBuilder();
+    vocabularies.list().forEach(v -> b.addVocabularies(ProtoMapper.toProto(v)));
+    out.onNext(b.build());
+    out.onCompleted();
   }
 }

@@ -4,6 +4,7 @@ import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
 import com.google.inject.Singleton;
 import dev.tally.core.registry.ProcessorRegistry;
+import dev.tally.core.vocab.VocabularyRegistry;
 import dev.tally.server.config.ServerConfig;
 import dev.tally.server.exec.SamplerPool;
 import dev.tally.server.grpc.SamplerService;
@@ -56,6 +57,13 @@ public final class TallyModule extends AbstractModule {
   @Singleton
   TallyMetrics metrics() {
     return TallyMetrics.prometheus();
+  }
+
+  @Provides
+  @Singleton
+  VocabularyRegistry vocabularies() {
+    return new VocabularyRegistry(VocabularyRegistry.DEFAULT_MAX_VOCABULARIES,
+        VocabularyRegistry.DEFAULT_MAX_BYTES);
   }
 
   @Provides

@@ -74,6 +74,10 @@ final class BadInputMatrixTest {
   static final Expect HISTORY_OUTSIDE_VOCABULARY_ROW =
       e(INVALID, "INVALID_PARAMS", "row_sequence_ids[1]");
 
+  /** RegisterVocabulary under a taken name with other tokens (VocabularyEndToEndTest). */
+  static final Expect VOCABULARY_NAME_TAKEN =
+      e(Status.Code.ALREADY_EXISTS, "VOCABULARY_EXISTS", "name");
+
   /** An expected refusal: status, ErrorInfo.reason, BadRequest field (null: not checked). */
   record Expect(Status.Code code, String reason, String field) {}
 
@@ -209,6 +213,13 @@ final class BadInputMatrixTest {
     c.add(new Case("stop id = vocab", false, req(twoByFour(),
         SamplingParams.newBuilder().addStopTokenIds(4).build()),
         e(INVALID, "INVALID_PARAMS", null)));
+    // Vocabularies: none is registered on this server.
+    c.add(new Case("unknown vocabulary", false, req(twoByFour(),
+        SamplingParams.newBuilder().setVocabulary("llama-3").build()),
+        e(Status.Code.NOT_FOUND, "UNKNOWN_VOCABULARY", "params[0].vocabulary")));
+    c.add(new Case("stop_strings without a vocabulary", false, req(twoByFour(),
+        SamplingParams.newBuilder().addStopStrings("\n\n").build()),
+        e(INVALID, "INVALID_PARAMS", "params[0].stop_strings")));
     return c;
   }
 
@@ -329,6 +340,7 @@ final class BadInputMatrixTest {
     rowCases().forEach(c -> all.add(c.expect()));
     all.add(NAN_OR_PLUS_INF_ROW);
     all.add(HISTORY_OUTSIDE_VOCABULARY_ROW);
+    all.add(VOCABULARY_NAME_TAKEN);
     return all;
   }
 

@@ -64,7 +64,8 @@ final class WireFuzzTest {
   private static final Set<ErrorCode> REFUSALS = EnumSet.of(ErrorCode.MALFORMED_REQUEST,
       ErrorCode.INVALID_TENSOR, ErrorCode.INVALID_PARAMS, ErrorCode.UNKNOWN_PROCESSOR,
       ErrorCode.LIMIT_EXCEEDED, ErrorCode.UNKNOWN_SEQUENCE, ErrorCode.DUPLICATE_SEQUENCE,
-      ErrorCode.INVALID_SHARED_MEMORY, ErrorCode.SHARED_MEMORY_UNAVAILABLE);
+      ErrorCode.INVALID_SHARED_MEMORY, ErrorCode.SHARED_MEMORY_UNAVAILABLE,
+      ErrorCode.UNKNOWN_VOCABULARY);
   /** What one row may fail with. */
   private static final Set<ErrorCode> ROW_ERRORS = EnumSet.of(ErrorCode.INVALID_LOGITS,
       ErrorCode.NO_CANDIDATES, ErrorCode.INVALID_PARAMS);

@@ -49,10 +49,12 @@ final class SampleRequestFuzzTest {
       ServerConfig.defaults().withLimits(8, 4096, 1 << 20, 20, 16),
       ProcessorRegistry.fromServiceLoader(SampleRequestFuzzTest.class.getClassLoader()), POOL,
       new SessionTracker(), new ServerInfoSource(), TallyMetrics.noop(),
-      new dev.tally.server.shm.SharedMemory(dev.tally.server.shm.SharedMemoryConfig.defaults()));
+      new dev.tally.server.shm.SharedMemory(dev.tally.server.shm.SharedMemoryConfig.defaults()),
+      dev.tally.core.vocab.VocabularyRegistry.none());
   /** What a whole request may be refused with (docs/errors.md, scope "request"). */
   private static final Set<ErrorCode> REQUEST_ERRORS = EnumSet.of(ErrorCode.INVALID_TENSOR,
-      ErrorCode.INVALID_PARAMS, ErrorCode.UNKNOWN_PROCESSOR, ErrorCode.LIMIT_EXCEEDED);
+      ErrorCode.INVALID_PARAMS, ErrorCode.UNKNOWN_PROCESSOR, ErrorCode.LIMIT_EXCEEDED,
+      ErrorCode.UNKNOWN_VOCABULARY);
   private static final String[] NAMES = {"top_k", "top_p", "min_p", "temperature", "xtc",
       "greedy", "sample", "typical_p", "top_n_sigma", "logit_bias", "repetition_penalty",
       "no_repeat_ngram", "nope", ""};

@@ -36,7 +36,8 @@ final class SessionLimitTest {
         SessionTracker tracker = new SessionTracker();
         SamplerService service = new SamplerService(config, registry, pool, tracker,
             new ServerInfoSource(), TallyMetrics.noop(), new dev.tally.server.shm.SharedMemory(
-                dev.tally.server.shm.SharedMemoryConfig.defaults()));
+                dev.tally.server.shm.SharedMemoryConfig.defaults()),
+            dev.tally.core.vocab.VocabularyRegistry.none());
         CyclicBarrier start = new CyclicBarrier(OPENERS);
         List<Future<SessionCallAtomicityTest.Out>> opens = new ArrayList<>();
         List<StreamObserver<SessionRequest>> streams = java.util.Collections.synchronizedList(
