@@ -2,6 +2,7 @@ package dev.tally.server.demo;
 
 import com.google.protobuf.ByteString;
 import dev.tally.api.v1.DType;
+import dev.tally.api.v1.FinishReason;
 import dev.tally.api.v1.Logits;
 import dev.tally.api.v1.SamplerGrpc;
 import dev.tally.api.v1.SamplingParams;
@@ -91,9 +92,14 @@ public final class DemoCommand implements Callable<Integer> {
           TallyVersion.get(), model.vocabSize(), uds ? "unix:" + socket : "TCP port " + server.tcpPort());
       out.printf(slots != null
           ? "Logits by shared memory: each step is written into /dev/shm/%s and the request only"
-              + " names the bytes.%n%n"
-          : "Logits inline in each request (%s).%n%n", slots != null ? slots.name()
+              + " names the bytes.%n"
+          : "Logits inline in each request (%s).%n", slots != null ? slots.name()
           : shm.getUnsupportedReason());
+      dev.tally.api.v1.Vocabulary vocabulary = SamplerGrpc.newBlockingStub(channel)
+          .registerVocabulary(registration(model)).getVocabulary();
+      out.printf("Vocabulary '%s' registered (%,d tokens, fingerprint %s): stop strings read its"
+          + " bytes.%n%n", vocabulary.getName(), vocabulary.getSize(),
+          vocabulary.getFingerprint().substring(0, 12));
       for (Lane lane : generate(model, SamplerGrpc.newStub(channel), settings, slots)) {
         print(model, lane);
       }
@@ -125,7 +131,26 @@ public final class DemoCommand implements Callable<Integer> {
             base.toBuilder().setTemperature(0.7f).setTopP(0.9f).setRepetitionPenalty(1.3f)
                 .setSeed(seed).build()),
         new Setting("temperature 1.5",
-            base.toBuilder().setTemperature(1.5f).setSeed(seed).build()));
+            base.toBuilder().setTemperature(1.5f).setSeed(seed).build()),
+        new Setting("greedy, stop strings \".\" \"?\" \"!\" (the sentence's end)",
+            base.toBuilder().setTemperature(0).setVocabulary(VOCABULARY)
+                .addStopStrings(".").addStopStrings("?").addStopStrings("!").build()));
+  }
+
+  private static final String VOCABULARY = "coriolanus-trigram";
+
+  /** The model's vocabulary, as the model server registers it once: each token's bytes. */
+  private static dev.tally.api.v1.RegisterVocabularyRequest registration(NgramModel model) {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    dev.tally.api.v1.RegisterVocabularyRequest.Builder b =
+        dev.tally.api.v1.RegisterVocabularyRequest.newBuilder().setName(VOCABULARY)
+            .addSpecialTokenIds(model.eosId()).addEosTokenIds(model.eosId());
+    for (int id = 0; id < model.vocabSize(); id++) {
+      byte[] token = model.tokenBytes(id);
+      bytes.writeBytes(token);
+      b.addTokenLengths(token.length);
+    }
+    return b.setTokenBytes(ByteString.copyFrom(bytes.toByteArray())).build();
   }
 
   /** One sequence of the demo: a setting, its tokens so far and what Tally said of each. */
@@ -229,7 +254,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
         lane.choices.add(c);
         lane.history[lane.length++] = c.getTokenId();
-        lane.finished = c.getTokenId() == model.eosId();
+        lane.finished = c.getFinishReason() != FinishReason.FINISH_REASON_NONE;
       }
     }
     session.onCompleted();
@@ -248,8 +273,12 @@ public final class DemoCommand implements Callable<Integer> {
     for (String line : text.split("\n")) {
       out.println("   " + line);
     }
-    out.printf("   mean logprob %.2f (perplexity %.1f) over %d tokens%n", sum / n,
-        Math.exp(-sum / n), n);
+    TokenChoice last = lane.choices.get(n - 1);
+    String ending = last.getFinishReason() == FinishReason.FINISH_REASON_STOP_STRING
+        ? ", ended by stop string \"" + last.getStopString() + "\""
+        : last.getFinishReason() == FinishReason.FINISH_REASON_EOS_TOKEN ? ", ended by EOS" : "";
+    out.printf("   mean logprob %.2f (perplexity %.1f) over %d tokens%s%n", sum / n,
+        Math.exp(-sum / n), n, ending);
     StringBuilder detail = new StringBuilder("   first tokens, with raw logprob and rank:");
     for (int i = 0; i < Math.min(8, n); i++) {
       TokenChoice c = lane.choices.get(i);

@@ -131,6 +131,19 @@ final class NgramModel {
     }
 
     /**
+     * The token as running text shows it, for a Tally vocabulary: a leading space unless it attaches
+     * to the word before, nothing for {@code </s>}. Only after a newline, dash or bracket does
+     * {@link #detokenize} differ (it leaves the space out there).
+     */
+    byte[] tokenBytes(int id) {
+        String t = token(id);
+        if (id == EOS_ID) {
+            return t.getBytes(java.nio.charset.StandardCharsets.UTF_8); // special: never text
+        }
+        return (attachLeft[id] ? t : " " + t).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /**
      * Tokens of {@code text}. A word not in the vocabulary maps to the first vocabulary word equal to
      * it ignoring case ("KING" becomes "king"); failing that it is skipped, because a demo prompt
      * should still run with whatever the model knows.

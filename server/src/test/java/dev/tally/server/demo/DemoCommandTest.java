@@ -24,6 +24,11 @@ final class DemoCommandTest {
     // Greedy decoding is rank 1 at every step.
     String greedy = first.substring(first.indexOf("== greedy"), first.indexOf("== temperature 0.7"));
     assertThat(greedy).doesNotContainPattern("#[2-9]");
+    // The stop strings end the greedy text at its first sentence, across the vocabulary's bytes.
+    assertThat(first).contains("Vocabulary 'coriolanus-trigram' registered (3,067 tokens");
+    String stopped = first.substring(first.indexOf("== greedy, stop strings"));
+    assertThat(stopped).contains("   I will not so rich a jewel.\n",
+        "over 9 tokens, ended by stop string \".\"");
   }
 
   private static String textOnly(String output) {
