@@ -17,19 +17,23 @@ from tally_client._client import Client, History, Session, SessionStepError
 from tally_client._errors import TallyError
 from tally_client._params import SAMPLING_KEYWORDS, to_params
 from tally_client._proto.tally.v1 import sampler_pb2, sampler_pb2_grpc
-from tally_client._result import Result
+from tally_client._result import Result, StopMatch
+from tally_client._tokenizer import DecodedVocabulary, decode_tokenizer_json
 from tally_client._tensor import to_logits
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "DecodedVocabulary",
     "History",
     "Result",
     "SAMPLING_KEYWORDS",
     "Session",
     "SessionStepError",
+    "StopMatch",
     "TallyError",
+    "decode_tokenizer_json",
     "sampler_pb2",
     "sampler_pb2_grpc",
     "to_logits",

@@ -17,6 +17,7 @@ from tally_client._proto.tally.v1 import sampler_pb2_grpc
 from tally_client._result import Result
 from tally_client._shm import Region, nbytes_of
 from tally_client._tensor import InlineRequest
+from tally_client._tokenizer import decode_tokenizer_json
 
 _MiB = 1 << 20
 _END = object()  # closes a session's request stream (half-close)
@@ -203,7 +204,7 @@ class Client:
                 `frequency_penalty`, `penalty_last_n`, `logit_bias`, `allowed_token_ids`,
                 `banned_token_ids`, `min_tokens`, `eos_token_ids`, `stop_token_ids`, `seed`,
                 `top_logprobs`, `top_logprobs_mode`, `order`, `processors`, `pipeline`,
-                `explain`.
+                `explain`, `vocabulary`, `stop`.
             shared_memory: write `logits` into a shared-memory region of this client (made and
                 registered on first use, one per call in flight) instead of sending its bytes;
                 needs a server on this host reached over its Unix socket or loopback.
@@ -258,6 +259,69 @@ class Client:
     def server_info(self, *, timeout: Optional[float] = None) -> pb.ServerInfo:
         """Version, dtypes, limits, listeners and plugins (`tally.v1.ServerInfo`)."""
         return self._call(self.stub.GetServerInfo, pb.GetServerInfoRequest(), timeout)
+
+    def register_vocabulary(
+        self,
+        name: str,
+        *,
+        tokenizer_json: Any = None,
+        tokens: Optional[Sequence[bytes]] = None,
+        special_token_ids: Iterable[int] = (),
+        eos_token_ids: Iterable[Union[int, str]] = (),
+        timeout: Optional[float] = None,
+    ) -> pb.Vocabulary:
+        """Registers a model's vocabulary under `name`, for `vocabulary=name` in sampling params.
+
+        Args:
+            tokenizer_json: a Hugging Face `tokenizer.json` (a path, its text, or the parsed
+                dict): byte-level BPE (GPT-2, Llama 3, Qwen) and SentencePiece (byte fallback,
+                `▁`) vocabularies are decoded into each token's bytes; special added tokens are
+                special.
+            tokens: instead, each token id's bytes, in id order.
+            special_token_ids: more special ids (added to the tokenizer's).
+            eos_token_ids: the model's end-of-sequence tokens, as ids or (with `tokenizer_json`)
+                as token strings such as `"<|eot_id|>"`.
+
+        Returns the server's `tally.v1.Vocabulary` (size, fingerprint). Registering the same
+        vocabulary again is a no-op; other tokens under a taken name raise `TallyError`
+        (reason `VOCABULARY_EXISTS`).
+        """
+        if (tokenizer_json is None) == (tokens is None):
+            raise TypeError("pass exactly one of tokenizer_json= and tokens=")
+        special = set(int(i) for i in special_token_ids)
+        if tokenizer_json is not None:
+            decoded = decode_tokenizer_json(tokenizer_json)
+            token_list = decoded.tokens
+            special.update(decoded.special_token_ids)
+        else:
+            decoded = None
+            token_list = [bytes(t) for t in tokens]  # type: ignore[union-attr]
+        eos = []
+        for e in eos_token_ids:
+            if isinstance(e, str):
+                found = decoded.id_of(e) if decoded is not None else None
+                if found is None:
+                    raise ValueError(f"eos token {e!r} is not in the tokenizer"
+                                     if decoded is not None else
+                                     f"eos token {e!r}: token strings need tokenizer_json=")
+                eos.append(found)
+            else:
+                eos.append(int(e))
+        request = pb.RegisterVocabularyRequest(
+            name=name, token_lengths=[len(t) for t in token_list],
+            special_token_ids=sorted(special), eos_token_ids=eos,
+            token_bytes=b"".join(token_list))
+        return self._call(self.stub.RegisterVocabulary, request, timeout).vocabulary
+
+    def unregister_vocabulary(self, name: str, *, timeout: Optional[float] = None) -> None:
+        """Removes a vocabulary; sequences already using it keep it."""
+        self._call(self.stub.UnregisterVocabulary, pb.UnregisterVocabularyRequest(name=name),
+                   timeout)
+
+    def list_vocabularies(self, *, timeout: Optional[float] = None) -> list[pb.Vocabulary]:
+        """The server's vocabularies, by name (without their tokens)."""
+        response = self._call(self.stub.ListVocabularies, pb.ListVocabulariesRequest(), timeout)
+        return list(response.vocabularies)
 
     def list_processors(self, *, timeout: Optional[float] = None) -> list[pb.ProcessorInfo]:
         """Every processor and selector the server can run, with parameter schemas."""

@@ -16,7 +16,8 @@ _FLOATS = (
 )
 _INTS = ("top_k", "penalty_last_n", "min_tokens", "top_logprobs", "seed")
 _ID_LISTS = ("allowed_token_ids", "banned_token_ids", "eos_token_ids", "stop_token_ids")
-_OTHERS = ("logit_bias", "top_logprobs_mode", "order", "processors", "pipeline", "explain")
+_OTHERS = ("logit_bias", "top_logprobs_mode", "order", "processors", "pipeline", "explain",
+           "vocabulary", "stop")
 
 SAMPLING_KEYWORDS = frozenset(_FLOATS + _INTS + _ID_LISTS + _OTHERS)
 
@@ -68,7 +69,9 @@ def to_params(sampling: Mapping[str, Any]) -> pb.SamplingParams:
     `None` means unset (the server default). `top_k=-1` means off, as in vLLM. `logit_bias` maps
     token ids (int, or str as in OpenAI's JSON) to additive biases. `top_logprobs_mode` is "raw" or
     "processed", `order` "temperature_first" or "temperature_last". `processors` and `pipeline`
-    take names, `(name, params)` pairs or `{"name": ..., "params": {...}}` mappings.
+    take names, `(name, params)` pairs or `{"name": ..., "params": {...}}` mappings. `vocabulary`
+    names a registered vocabulary (`Client.register_vocabulary`); `stop` is a stop string or a
+    list of them (vLLM's name), which need it.
     """
     check_keywords(sampling)
     p = pb.SamplingParams()
@@ -99,4 +102,9 @@ def to_params(sampling: Mapping[str, Any]) -> pb.SamplingParams:
         p.pipeline.extend(_processors(sampling["pipeline"]))
     if sampling.get("explain"):
         p.explain = True
+    if sampling.get("vocabulary"):
+        p.vocabulary = str(sampling["vocabulary"])
+    stop = sampling.get("stop")
+    if stop:
+        p.stop_strings.extend([stop] if isinstance(stop, str) else [str(s) for s in stop])
     return p

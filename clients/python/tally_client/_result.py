@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -12,7 +12,17 @@ from tally_client._proto.tally.v1 import sampler_pb2 as pb
 _FINISH = {
     pb.FINISH_REASON_EOS_TOKEN: "eos",
     pb.FINISH_REASON_STOP_TOKEN: "stop",
+    pb.FINISH_REASON_STOP_STRING: "stop_string",
 }
+
+
+class StopMatch(NamedTuple):
+    """The stop string that ended a row's sequence, and how many bytes of the chosen token come
+    after it: drop those (or those plus `len(text.encode())`) to end the text after (or before)
+    the stop string."""
+
+    text: str
+    trailing_bytes: int
 
 
 class Result:
@@ -27,8 +37,10 @@ class Result:
         seeds: `np.ndarray[uint64]`, the seed each row was drawn with.
         top_logprobs: per row, `{token_id: logprob}` for the `top_logprobs` best tokens, best
             first (empty unless `top_logprobs` was asked for).
-        finish_reasons: per row, None (go on), `"eos"` (an `eos_token_ids` token was chosen) or
-            `"stop"` (a `stop_token_ids` token was chosen).
+        finish_reasons: per row, None (go on), `"eos"` (an `eos_token_ids` token was chosen),
+            `"stop"` (a `stop_token_ids` token was chosen) or `"stop_string"` (the output now
+            contains one of `stop`).
+        stop_matches: per row, None or the `StopMatch` of a `"stop_string"` finish.
         errors: per row, None or the `TallyError` that failed that row alone (a NaN logit, a
             plugin that threw): the other rows are still sampled.
         seq_ids: for `Session.step`, the sequence id of each row; None for `Client.sample`.
@@ -36,7 +48,7 @@ class Result:
     """
 
     __slots__ = ("token_ids", "logprobs", "processed_logprobs", "ranks", "seeds",
-                 "top_logprobs", "finish_reasons", "errors", "seq_ids", "choices")
+                 "top_logprobs", "finish_reasons", "stop_matches", "errors", "seq_ids", "choices")
 
     def __init__(self, choices: Sequence[pb.TokenChoice], seq_ids: Optional[Sequence[int]] = None):
         n = len(choices)
@@ -50,6 +62,9 @@ class Result:
         self.seeds = np.fromiter((c.seed for c in choices), dtype=np.uint64, count=n)
         self.top_logprobs = [{t.token_id: t.logprob for t in c.top_logprobs} for c in choices]
         self.finish_reasons = [_FINISH.get(c.finish_reason) for c in choices]
+        self.stop_matches = [
+            StopMatch(c.stop_string, c.stop_string_trailing_bytes)
+            if c.finish_reason == pb.FINISH_REASON_STOP_STRING else None for c in choices]
         self.errors = [TallyError.from_status(c.error) if c.HasField("error") else None
                        for c in choices]
 
@@ -58,7 +73,7 @@ class Result:
 
     @property
     def finished(self) -> np.ndarray:
-        """`np.ndarray[bool]`: True where the row's sequence ended (EOS or stop token)."""
+        """`np.ndarray[bool]`: True where the row's sequence ended (EOS, stop token or string)."""
         return np.array([r is not None for r in self.finish_reasons], dtype=bool)
 
     @property

@@ -16,6 +16,7 @@ DUPLICATE_SEQUENCE: ErrorCode
 ERROR_CODE_UNSPECIFIED: ErrorCode
 FINISH_REASON_EOS_TOKEN: FinishReason
 FINISH_REASON_NONE: FinishReason
+FINISH_REASON_STOP_STRING: FinishReason
 FINISH_REASON_STOP_TOKEN: FinishReason
 FINISH_REASON_UNSPECIFIED: FinishReason
 INTERNAL: ErrorCode
@@ -39,6 +40,8 @@ SHARED_MEMORY_UNAVAILABLE: ErrorCode
 UNAVAILABLE: ErrorCode
 UNKNOWN_PROCESSOR: ErrorCode
 UNKNOWN_SEQUENCE: ErrorCode
+UNKNOWN_VOCABULARY: ErrorCode
+VOCABULARY_EXISTS: ErrorCode
 
 class ConnectionLimits(_message.Message):
     __slots__ = ["keepalive_time_millis", "keepalive_timeout_millis", "max_concurrent_streams", "max_connection_idle_millis", "max_header_list_bytes", "max_rst_frames_per_window", "permit_keepalive_time_millis", "permit_keepalive_without_calls", "rst_window_millis"]
@@ -79,7 +82,7 @@ class GetSharedMemoryStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_step_elements", "max_top_logprobs", "max_vocab_size", "step_deadline_millis"]
+    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_step_elements", "max_top_logprobs", "max_vocab_size", "max_vocabularies", "max_vocabulary_bytes", "step_deadline_millis"]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     MAX_SEQUENCES_PER_SESSION_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +91,8 @@ class Limits(_message.Message):
     MAX_SHARED_MEMORY_REGIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_STEP_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOCABULARIES_FIELD_NUMBER: _ClassVar[int]
+    MAX_VOCABULARY_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEP_DEADLINE_MILLIS_FIELD_NUMBER: _ClassVar[int]
     max_message_bytes: int
@@ -99,8 +104,10 @@ class Limits(_message.Message):
     max_step_elements: int
     max_top_logprobs: int
     max_vocab_size: int
+    max_vocabularies: int
+    max_vocabulary_bytes: int
     step_deadline_millis: int
-    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ..., max_step_elements: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ..., max_step_elements: _Optional[int] = ..., max_vocabularies: _Optional[int] = ..., max_vocabulary_bytes: _Optional[int] = ...) -> None: ...
 
 class ListProcessorsRequest(_message.Message):
     __slots__ = []
@@ -111,6 +118,16 @@ class ListProcessorsResponse(_message.Message):
     PROCESSORS_FIELD_NUMBER: _ClassVar[int]
     processors: _containers.RepeatedCompositeFieldContainer[ProcessorInfo]
     def __init__(self, processors: _Optional[_Iterable[_Union[ProcessorInfo, _Mapping]]] = ...) -> None: ...
+
+class ListVocabulariesRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListVocabulariesResponse(_message.Message):
+    __slots__ = ["vocabularies"]
+    VOCABULARIES_FIELD_NUMBER: _ClassVar[int]
+    vocabularies: _containers.RepeatedCompositeFieldContainer[Vocabulary]
+    def __init__(self, vocabularies: _Optional[_Iterable[_Union[Vocabulary, _Mapping]]] = ...) -> None: ...
 
 class Logits(_message.Message):
     __slots__ = ["data", "dtype", "rows", "shared_memory", "vocab_size"]
@@ -196,6 +213,28 @@ class RegisterSharedMemoryResponse(_message.Message):
     region: SharedMemoryRegion
     def __init__(self, region: _Optional[_Union[SharedMemoryRegion, _Mapping]] = ...) -> None: ...
 
+class RegisterVocabularyRequest(_message.Message):
+    __slots__ = ["eos_token_ids", "name", "special_token_ids", "token_bytes", "token_lengths"]
+    EOS_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SPECIAL_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    eos_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    name: str
+    special_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    token_bytes: bytes
+    token_lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, name: _Optional[str] = ..., token_lengths: _Optional[_Iterable[int]] = ..., special_token_ids: _Optional[_Iterable[int]] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., token_bytes: _Optional[bytes] = ...) -> None: ...
+
+class RegisterVocabularyResponse(_message.Message):
+    __slots__ = ["created", "vocabulary"]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    VOCABULARY_FIELD_NUMBER: _ClassVar[int]
+    created: bool
+    vocabulary: Vocabulary
+    def __init__(self, vocabulary: _Optional[_Union[Vocabulary, _Mapping]] = ..., created: bool = ...) -> None: ...
+
 class SampleRequest(_message.Message):
     __slots__ = ["histories", "logits", "params"]
     HISTORIES_FIELD_NUMBER: _ClassVar[int]
@@ -213,7 +252,7 @@ class SampleResponse(_message.Message):
     def __init__(self, choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ...) -> None: ...
 
 class SamplingParams(_message.Message):
-    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "seed", "stop_token_ids", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p"]
+    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "seed", "stop_strings", "stop_token_ids", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p", "vocabulary"]
     class LogitBiasEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +276,7 @@ class SamplingParams(_message.Message):
     PROCESSORS_FIELD_NUMBER: _ClassVar[int]
     REPETITION_PENALTY_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    STOP_STRINGS_FIELD_NUMBER: _ClassVar[int]
     STOP_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +285,7 @@ class SamplingParams(_message.Message):
     TOP_N_SIGMA_FIELD_NUMBER: _ClassVar[int]
     TOP_P_FIELD_NUMBER: _ClassVar[int]
     TYPICAL_P_FIELD_NUMBER: _ClassVar[int]
+    VOCABULARY_FIELD_NUMBER: _ClassVar[int]
     allowed_token_ids: _containers.RepeatedScalarFieldContainer[int]
     banned_token_ids: _containers.RepeatedScalarFieldContainer[int]
     eos_token_ids: _containers.RepeatedScalarFieldContainer[int]
@@ -261,6 +302,7 @@ class SamplingParams(_message.Message):
     processors: _containers.RepeatedCompositeFieldContainer[ProcessorSpec]
     repetition_penalty: float
     seed: int
+    stop_strings: _containers.RepeatedScalarFieldContainer[str]
     stop_token_ids: _containers.RepeatedScalarFieldContainer[int]
     temperature: float
     top_k: int
@@ -269,7 +311,8 @@ class SamplingParams(_message.Message):
     top_n_sigma: float
     top_p: float
     typical_p: float
-    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    vocabulary: str
+    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ..., vocabulary: _Optional[str] = ..., stop_strings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Sequence(_message.Message):
     __slots__ = ["id", "output_token_ids", "params", "prompt_token_ids"]
@@ -392,7 +435,7 @@ class StageTrace(_message.Message):
     def __init__(self, name: _Optional[str] = ..., candidates: _Optional[int] = ..., entropy: _Optional[float] = ..., chosen_probability: _Optional[float] = ..., top_logit_gap: _Optional[float] = ...) -> None: ...
 
 class TokenChoice(_message.Message):
-    __slots__ = ["error", "explanation", "finish_reason", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "token_id", "top_logprobs"]
+    __slots__ = ["error", "explanation", "finish_reason", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs"]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -401,6 +444,8 @@ class TokenChoice(_message.Message):
     PROCESSED_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    STOP_STRING_FIELD_NUMBER: _ClassVar[int]
+    STOP_STRING_TRAILING_BYTES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     error: _status_pb2.Status
@@ -411,9 +456,11 @@ class TokenChoice(_message.Message):
     processed_logprob: float
     rank: int
     seed: int
+    stop_string: str
+    stop_string_trailing_bytes: int
     token_id: int
     top_logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
-    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ...) -> None: ...
+    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., stop_string: _Optional[str] = ..., stop_string_trailing_bytes: _Optional[int] = ...) -> None: ...
 
 class TokenHistory(_message.Message):
     __slots__ = ["output_token_ids", "prompt_token_ids"]
@@ -440,6 +487,34 @@ class UnregisterSharedMemoryRequest(_message.Message):
 class UnregisterSharedMemoryResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
+
+class UnregisterVocabularyRequest(_message.Message):
+    __slots__ = ["name"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UnregisterVocabularyResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class Vocabulary(_message.Message):
+    __slots__ = ["eos_token_ids", "fingerprint", "memory_bytes", "name", "size", "special_token_ids", "token_bytes"]
+    EOS_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SPECIAL_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_BYTES_FIELD_NUMBER: _ClassVar[int]
+    eos_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    fingerprint: str
+    memory_bytes: int
+    name: str
+    size: int
+    special_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    token_bytes: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., special_token_ids: _Optional[_Iterable[int]] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., fingerprint: _Optional[str] = ..., token_bytes: _Optional[int] = ..., memory_bytes: _Optional[int] = ...) -> None: ...
 
 class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

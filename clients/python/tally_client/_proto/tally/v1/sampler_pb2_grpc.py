@@ -49,6 +49,21 @@ class SamplerStub(object):
                 request_serializer=tally_dot_v1_dot_sampler__pb2.GetSharedMemoryStatusRequest.SerializeToString,
                 response_deserializer=tally_dot_v1_dot_sampler__pb2.SharedMemoryStatus.FromString,
                 )
+        self.RegisterVocabulary = channel.unary_unary(
+                '/tally.v1.Sampler/RegisterVocabulary',
+                request_serializer=tally_dot_v1_dot_sampler__pb2.RegisterVocabularyRequest.SerializeToString,
+                response_deserializer=tally_dot_v1_dot_sampler__pb2.RegisterVocabularyResponse.FromString,
+                )
+        self.UnregisterVocabulary = channel.unary_unary(
+                '/tally.v1.Sampler/UnregisterVocabulary',
+                request_serializer=tally_dot_v1_dot_sampler__pb2.UnregisterVocabularyRequest.SerializeToString,
+                response_deserializer=tally_dot_v1_dot_sampler__pb2.UnregisterVocabularyResponse.FromString,
+                )
+        self.ListVocabularies = channel.unary_unary(
+                '/tally.v1.Sampler/ListVocabularies',
+                request_serializer=tally_dot_v1_dot_sampler__pb2.ListVocabulariesRequest.SerializeToString,
+                response_deserializer=tally_dot_v1_dot_sampler__pb2.ListVocabulariesResponse.FromString,
+                )
 
 
 class SamplerServicer(object):
@@ -107,6 +122,29 @@ class SamplerServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterVocabulary(self, request, context):
+        """Vocabularies (docs/vocabularies.md): a model's token id → bytes, registered once per model
+        and named by SamplingParams.vocabulary. Stop strings read it. Registration is idempotent: the
+        same vocabulary under the same name again answers created = false; different tokens under a
+        taken name fail with VOCABULARY_EXISTS. Vocabularies belong to the server, not a connection.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterVocabulary(self, request, context):
+        """Rows and sequences compiled with the vocabulary keep it; new requests cannot name it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVocabularies(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SamplerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +182,21 @@ def add_SamplerServicer_to_server(servicer, server):
                     servicer.GetSharedMemoryStatus,
                     request_deserializer=tally_dot_v1_dot_sampler__pb2.GetSharedMemoryStatusRequest.FromString,
                     response_serializer=tally_dot_v1_dot_sampler__pb2.SharedMemoryStatus.SerializeToString,
+            ),
+            'RegisterVocabulary': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterVocabulary,
+                    request_deserializer=tally_dot_v1_dot_sampler__pb2.RegisterVocabularyRequest.FromString,
+                    response_serializer=tally_dot_v1_dot_sampler__pb2.RegisterVocabularyResponse.SerializeToString,
+            ),
+            'UnregisterVocabulary': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterVocabulary,
+                    request_deserializer=tally_dot_v1_dot_sampler__pb2.UnregisterVocabularyRequest.FromString,
+                    response_serializer=tally_dot_v1_dot_sampler__pb2.UnregisterVocabularyResponse.SerializeToString,
+            ),
+            'ListVocabularies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVocabularies,
+                    request_deserializer=tally_dot_v1_dot_sampler__pb2.ListVocabulariesRequest.FromString,
+                    response_serializer=tally_dot_v1_dot_sampler__pb2.ListVocabulariesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -271,5 +324,56 @@ class Sampler(object):
         return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/GetSharedMemoryStatus',
             tally_dot_v1_dot_sampler__pb2.GetSharedMemoryStatusRequest.SerializeToString,
             tally_dot_v1_dot_sampler__pb2.SharedMemoryStatus.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RegisterVocabulary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/RegisterVocabulary',
+            tally_dot_v1_dot_sampler__pb2.RegisterVocabularyRequest.SerializeToString,
+            tally_dot_v1_dot_sampler__pb2.RegisterVocabularyResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UnregisterVocabulary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/UnregisterVocabulary',
+            tally_dot_v1_dot_sampler__pb2.UnregisterVocabularyRequest.SerializeToString,
+            tally_dot_v1_dot_sampler__pb2.UnregisterVocabularyResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListVocabularies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/tally.v1.Sampler/ListVocabularies',
+            tally_dot_v1_dot_sampler__pb2.ListVocabulariesRequest.SerializeToString,
+            tally_dot_v1_dot_sampler__pb2.ListVocabulariesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = TallyCommand.Version.class,
     description = "Tally: a gRPC sampling sidecar for LLM model servers.",
-    subcommands = {ServeCommand.class, HealthCommand.class, ProcessorsCommand.class, WatermarkDetectCommand.class,
+    subcommands = {ServeCommand.class, HealthCommand.class, ProcessorsCommand.class,
+        VocabCommand.class, WatermarkDetectCommand.class,
         DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class TallyCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
