@@ -43,6 +43,12 @@ UNKNOWN_SEQUENCE: ErrorCode
 UNKNOWN_VOCABULARY: ErrorCode
 VOCABULARY_EXISTS: ErrorCode
 
+class Choice(_message.Message):
+    __slots__ = ["choices"]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, choices: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ConnectionLimits(_message.Message):
     __slots__ = ["keepalive_time_millis", "keepalive_timeout_millis", "max_concurrent_streams", "max_connection_idle_millis", "max_header_list_bytes", "max_rst_frames_per_window", "permit_keepalive_time_millis", "permit_keepalive_without_calls", "rst_window_millis"]
     KEEPALIVE_TIMEOUT_MILLIS_FIELD_NUMBER: _ClassVar[int]
@@ -252,7 +258,7 @@ class SampleResponse(_message.Message):
     def __init__(self, choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ...) -> None: ...
 
 class SamplingParams(_message.Message):
-    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "seed", "stop_strings", "stop_token_ids", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p", "vocabulary"]
+    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "seed", "stop_strings", "stop_token_ids", "structured_output", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p", "vocabulary"]
     class LogitBiasEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +284,7 @@ class SamplingParams(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     STOP_STRINGS_FIELD_NUMBER: _ClassVar[int]
     STOP_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    STRUCTURED_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +311,7 @@ class SamplingParams(_message.Message):
     seed: int
     stop_strings: _containers.RepeatedScalarFieldContainer[str]
     stop_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    structured_output: StructuredOutput
     temperature: float
     top_k: int
     top_logprobs: int
@@ -312,7 +320,7 @@ class SamplingParams(_message.Message):
     top_p: float
     typical_p: float
     vocabulary: str
-    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ..., vocabulary: _Optional[str] = ..., stop_strings: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ..., vocabulary: _Optional[str] = ..., stop_strings: _Optional[_Iterable[str]] = ..., structured_output: _Optional[_Union[StructuredOutput, _Mapping]] = ...) -> None: ...
 
 class Sequence(_message.Message):
     __slots__ = ["id", "output_token_ids", "params", "prompt_token_ids"]
@@ -433,6 +441,14 @@ class StageTrace(_message.Message):
     name: str
     top_logit_gap: float
     def __init__(self, name: _Optional[str] = ..., candidates: _Optional[int] = ..., entropy: _Optional[float] = ..., chosen_probability: _Optional[float] = ..., top_logit_gap: _Optional[float] = ...) -> None: ...
+
+class StructuredOutput(_message.Message):
+    __slots__ = ["choice", "regex"]
+    CHOICE_FIELD_NUMBER: _ClassVar[int]
+    REGEX_FIELD_NUMBER: _ClassVar[int]
+    choice: Choice
+    regex: str
+    def __init__(self, regex: _Optional[str] = ..., choice: _Optional[_Union[Choice, _Mapping]] = ...) -> None: ...
 
 class TokenChoice(_message.Message):
     __slots__ = ["error", "explanation", "finish_reason", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs"]

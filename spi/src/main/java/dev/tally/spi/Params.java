@@ -12,12 +12,14 @@ import java.util.Set;
  * parameter without default that the request left out): check with {@link #has} first.
  */
 public final class Params {
-  private static final Params EMPTY = new Params(Map.of());
+  private static final Params EMPTY = new Params(Map.of(), null);
 
   private final Map<String, Object> values;
+  private final TokenVocabulary vocabulary;
 
-  private Params(Map<String, Object> values) {
+  private Params(Map<String, Object> values, TokenVocabulary vocabulary) {
     this.values = values;
+    this.vocabulary = vocabulary;
   }
 
   /**
@@ -39,7 +41,20 @@ public final class Params {
       copy.put(e.getKey(), v instanceof int[] ? ((int[]) v).clone()
           : v instanceof int[][] ? deepCopy((int[][]) v) : v);
     }
-    return copy.isEmpty() ? EMPTY : new Params(Map.copyOf(copy));
+    return copy.isEmpty() ? EMPTY : new Params(Map.copyOf(copy), null);
+  }
+
+  /** The same parameters with the request's vocabulary (servers call this). */
+  public Params withVocabulary(TokenVocabulary vocabulary) {
+    return new Params(values, vocabulary);
+  }
+
+  /**
+   * The vocabulary the request named ({@code SamplingParams.vocabulary}), or {@code null}: what
+   * the token ids mean as bytes.
+   */
+  public TokenVocabulary vocabulary() {
+    return vocabulary;
   }
 
   /** No parameters. */

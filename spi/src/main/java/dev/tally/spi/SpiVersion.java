@@ -11,7 +11,8 @@ package dev.tally.spi;
  * argmax in {@code knownStatistics}); 1.3 {@code Candidates.knownTop}, the raw top list that
  * {@code keepTop} answers from; 1.4 probability mass in fixed point ({@code
  * Candidates.weight}, {@code pick}, {@code keepMass} and the weight kernels of {@link
- * VocabKernels}).
+ * VocabKernels}); 1.5 {@link TokenVocabulary}, the request's vocabulary in {@link
+ * Params#vocabulary()}, and {@link TokenRejectedException}.
  *
  * <p>The server learns which version a plugin was built for from its jar manifest's {@code
  * Tally-Spi-Version} attribute (the build writes it) or, failing that, from {@link
@@ -21,7 +22,7 @@ public final class SpiVersion {
   /** Incompatible changes bump this. */
   public static final int MAJOR = 1;
   /** Compatible additions bump this. */
-  public static final int MINOR = 4;
+  public static final int MINOR = 5;
   /** {@code MAJOR.MINOR}, as reported by {@code GetServerInfo}. */
   public static final String CURRENT = MAJOR + "." + MINOR;
 

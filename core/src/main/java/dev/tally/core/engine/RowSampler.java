@@ -9,6 +9,7 @@ import dev.tally.core.pipeline.Stage;
 import dev.tally.core.tensor.LogitsTensor;
 import dev.tally.core.vocab.StopStringMatcher;
 import dev.tally.spi.Candidates;
+import dev.tally.spi.TokenRejectedException;
 import dev.tally.spi.TopKeys;
 
 /**
@@ -297,6 +298,10 @@ public final class RowSampler {
    * worker and never answer. Other VirtualMachineErrors (out of memory) still propagate.
    */
   private static TallyException failed(Stage stage, int row, Throwable e) {
+    if (e instanceof TokenRejectedException) { // a token the client sent, not a broken stage
+      return new TallyException(ErrorCode.INVALID_PARAMS, null, "row " + row + ": "
+          + stage.name() + ": " + e.getMessage());
+    }
     return new TallyException(ErrorCode.PROCESSOR_FAILED, null, "row " + row + ": processor '"
         + stage.name() + "' (plugin " + stage.plugin() + ") failed: " + e, e);
   }

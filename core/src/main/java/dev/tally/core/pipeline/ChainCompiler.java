@@ -82,8 +82,12 @@ public final class ChainCompiler {
               + " registered one (RegisterVocabulary)");
     }
     // A vocabulary's EOS ids stand in for eos_token_ids the request leaves empty.
+    b.vocabulary = vocabulary;
     b.eosTokenIds = config.eosTokenIds().length == 0 && vocabulary != null
         ? vocabulary.eosTokenIds() : config.eosTokenIds();
+    if (config.structuredPattern() != null) {
+      constrain(config, b);
+    }
     if (!config.pipeline().isEmpty()) {
       compilePipeline(config, b, labelled);
     } else {
@@ -93,6 +97,45 @@ public final class ChainCompiler {
         config.stopTokenIds(), vocabulary, stops), (int) config.topLogprobs(),
         config.processedLogprobs(), config.explain(), config.seed(), b.maxTokenId,
         b.maxTokenField, config.labelTokenIds(), b.rawTopHint);
+  }
+
+  /** structured_output: its mask is the first stage, before every other rule. */
+  private void constrain(SamplingConfig c, Builder b) {
+    String field = c.structuredField();
+    if (b.vocabulary == null) {
+      throw TallyException.invalidParams(field, "structured_output constrains the output's bytes,"
+          + " so it needs a vocabulary: set vocabulary to a registered one (RegisterVocabulary)");
+    }
+    Map<String, Object> raw = new LinkedHashMap<>();
+    raw.put("pattern", c.structuredPattern());
+    if (b.eosTokenIds.length > 0) {
+      raw.put("eos_token_ids", b.eosTokenIds);
+    }
+    Map<String, String> fields = new LinkedHashMap<>(); // the first names the stage in errors
+    fields.put("pattern", field);
+    fields.put("eos_token_ids", "eos_token_ids");
+    b.addBuiltin(registry.lookup("regex", field), raw, fields);
+  }
+
+  /** A regular expression matching exactly the given strings. */
+  public static String choicePattern(List<String> choices) {
+    if (choices.isEmpty()) {
+      throw TallyException.invalidParams("structured_output.choice",
+          "structured_output.choice needs at least one string");
+    }
+    StringBuilder p = new StringBuilder();
+    for (String choice : choices) {
+      if (p.length() > 0) {
+        p.append('|');
+      }
+      choice.codePoints().forEach(cp -> {
+        if ("\\^$.|?*+()[]{}/".indexOf(cp) >= 0) {
+          p.append('\\');
+        }
+        p.appendCodePoint(cp);
+      });
+    }
+    return p.toString();
   }
 
   private static void checkLabels(int[] labels, Builder b) {
@@ -360,6 +403,7 @@ public final class ChainCompiler {
     // The k of a built-in top_k that only built-in stages precede, else 0: Chain.rawTopHint.
     int rawTopHint;
     int[] eosTokenIds;
+    Vocabulary vocabulary;
     private boolean onlyBuiltins = true;
 
     /** A built-in stage from a convenience field; errors name the field, not the parameter. */
@@ -407,7 +451,7 @@ public final class ChainCompiler {
       }
       Object made;
       try {
-        made = f.factory().create(params);
+        made = f.factory().create(vocabulary == null ? params : params.withVocabulary(vocabulary));
       } catch (IllegalArgumentException e) {
         throw TallyException.invalidParams(field, f.name() + ": " + e.getMessage());
       } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {

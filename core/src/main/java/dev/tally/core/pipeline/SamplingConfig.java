@@ -36,6 +36,8 @@ public final class SamplingConfig {
   private int[] labelTokenIds = new int[0];
   private String vocabulary;
   private List<String> stopStrings = new ArrayList<>();
+  private String structuredPattern;
+  private String structuredField;
 
   public Float temperature() {
     return temperature;
@@ -273,6 +275,25 @@ public final class SamplingConfig {
 
   public SamplingConfig stopStrings(List<String> v) {
     stopStrings = new ArrayList<>(v);
+    return this;
+  }
+
+  /**
+   * The structured-output constraint as a regular expression the whole output must match (a
+   * choice is compiled to one), or {@code null}.
+   */
+  public String structuredPattern() {
+    return structuredPattern;
+  }
+
+  /** Which {@code structured_output} field the pattern came from, for errors. */
+  public String structuredField() {
+    return structuredField;
+  }
+
+  public SamplingConfig structuredOutput(String field, String pattern) {
+    structuredField = field;
+    structuredPattern = pattern;
     return this;
   }
 }

@@ -1,6 +1,7 @@
 package dev.tally.core.vocab;
 
 import dev.tally.core.error.TallyException;
+import dev.tally.spi.TokenVocabulary;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.security.MessageDigest;
@@ -16,7 +17,7 @@ import java.util.HexFormat;
  * <p>All tokens share one byte array ({@code offsets[id]..offsets[id+1]}), so a 256k vocabulary is
  * two arrays, not a quarter of a million objects.
  */
-public final class Vocabulary {
+public final class Vocabulary implements TokenVocabulary {
   private final String name;
   private final byte[] bytes;
   private final int[] offsets;
@@ -121,16 +122,19 @@ public final class Vocabulary {
     }
   }
 
+  @Override
   public String name() {
     return name;
   }
 
   /** Number of tokens; logits may be wider (padding). */
+  @Override
   public int size() {
     return offsets.length - 1;
   }
 
   /** Whether {@code id} is text: inside the vocabulary and not special. */
+  @Override
   public boolean isText(int id) {
     return id >= 0 && id < size() && (special[id >>> 6] & (1L << id)) == 0;
   }
@@ -140,6 +144,7 @@ public final class Vocabulary {
   }
 
   /** The bytes a token adds to the output text: none for special and padded ids. */
+  @Override
   public int textLength(int id) {
     return isText(id) ? offsets[id + 1] - offsets[id] : 0;
   }
@@ -148,6 +153,7 @@ public final class Vocabulary {
    * Copies the last {@code count} of token {@code id}'s text bytes to {@code dst[at..]}.
    * {@code count ≤ textLength(id)}.
    */
+  @Override
   public void copyTextTail(int id, int count, byte[] dst, int at) {
     System.arraycopy(bytes, offsets[id + 1] - count, dst, at, count);
   }
@@ -161,6 +167,7 @@ public final class Vocabulary {
     return specialIds.clone();
   }
 
+  @Override
   public int[] eosTokenIds() {
     return eosIds.clone();
   }
@@ -176,6 +183,7 @@ public final class Vocabulary {
   }
 
   /** SHA-256 over the tokens, special ids and EOS ids: equal vocabularies, equal fingerprints. */
+  @Override
   public String fingerprint() {
     return fingerprint;
   }

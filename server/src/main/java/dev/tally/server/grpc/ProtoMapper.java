@@ -6,6 +6,7 @@ import com.google.protobuf.Value;
 import dev.tally.api.v1.Explanation;
 import dev.tally.api.v1.FinishReason;
 import dev.tally.api.v1.RegisterVocabularyRequest;
+import dev.tally.api.v1.StructuredOutput;
 import dev.tally.api.v1.Logits;
 import dev.tally.api.v1.LogprobsMode;
 import dev.tally.api.v1.Order;
@@ -16,6 +17,7 @@ import dev.tally.api.v1.TokenChoice;
 import dev.tally.api.v1.TokenLogprob;
 import dev.tally.core.engine.RowResult;
 import dev.tally.core.error.TallyException;
+import dev.tally.core.pipeline.ChainCompiler;
 import dev.tally.core.pipeline.SamplingConfig;
 import dev.tally.core.pipeline.StageSpec;
 import dev.tally.core.tensor.DType;
@@ -74,6 +76,21 @@ final class ProtoMapper {
         .labelTokenIds(toArray(p.getLabelTokenIdsList()))
         .vocabulary(p.getVocabulary().isEmpty() ? null : p.getVocabulary())
         .stopStrings(p.getStopStringsList());
+    if (p.hasStructuredOutput()) {
+      StructuredOutput so = p.getStructuredOutput();
+      switch (so.getKindCase()) {
+        case REGEX:
+          c.structuredOutput("structured_output.regex", so.getRegex());
+          break;
+        case CHOICE:
+          c.structuredOutput("structured_output.choice",
+              ChainCompiler.choicePattern(so.getChoice().getChoicesList()));
+          break;
+        default:
+          throw TallyException.invalidParams("structured_output",
+              "structured_output sets none of regex and choice");
+      }
+    }
     if (p.getLogitBiasCount() > 0) {
       Map<Integer, Float> bias = p.getLogitBiasMap();
       int[] ids = new int[bias.size()];

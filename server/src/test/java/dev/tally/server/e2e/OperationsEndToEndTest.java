@@ -65,7 +65,8 @@ final class OperationsEndToEndTest {
           .setMaxMessageBytes(4096).setMaxTopLogprobs(3).setMaxSequencesPerSession(2)
           .setMaxSessions(1).setStepDeadlineMillis(1500)
           .setMaxSharedMemoryRegions(64).setMaxSharedMemoryBytes(64L << 30)
-          .setMaxStepElements(ServerConfig.DEFAULT_MAX_STEP_ELEMENTS).build());
+          .setMaxStepElements(ServerConfig.DEFAULT_MAX_STEP_ELEMENTS)
+          .setMaxVocabularies(64).setMaxVocabularyBytes(512L << 20).build());
 
       try (TestServer.SessionClient first = s.session(s.tcp)) {
         assertThat(first.step(add(0, 1)).hasError()).isFalse();

@@ -106,6 +106,8 @@ final class ServerInfoEndToEndTest {
         .setMaxSharedMemoryRegions(64)
         .setMaxSharedMemoryBytes(64L << 30)
         .setMaxStepElements(CONFIG.maxStepElements())
+        .setMaxVocabularies(64)
+        .setMaxVocabularyBytes(512L << 20)
         .build());
     // Shared memory: supported from JDK 22, on loopback and the Unix socket alike; none mapped.
     assertThat(info.getSharedMemory().getSupported())
@@ -117,7 +119,7 @@ final class ServerInfoEndToEndTest {
     assertThat(info.getLimits().getMaxTopLogprobs()).isEqualTo(10);
     assertThat(info.getTransportsList()).containsExactlyInAnyOrder(
         "127.0.0.1:" + server.server.tcpPort(), "unix:" + server.socket);
-    assertThat(info.getSpiVersion()).isEqualTo("1.4"); // 1.4: Candidates.pick and keepMass
+    assertThat(info.getSpiVersion()).isEqualTo("1.5"); // 1.5: TokenVocabulary in Params
 
     Map<String, PluginInfo> plugins = info.getPluginsList().stream()
         .collect(Collectors.toMap(PluginInfo::getName, Function.identity()));

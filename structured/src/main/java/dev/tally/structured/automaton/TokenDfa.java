@@ -1,0 +1,131 @@
+package dev.tally.structured.automaton;
+
+import dev.tally.structured.regex.Regex;
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.lucene.util.automaton.Automaton;
+import org.apache.lucene.util.automaton.ByteRunAutomaton;
+
+/**
+ * A constraint compiled over a vocabulary: a deterministic automaton over the output's UTF-8
+ * bytes, walked token by token. State {@code s} allows a text token when the automaton, from
+ * {@code s}, survives all of the token's bytes (every surviving state can still reach a match:
+ * the automaton has no dead states), and allows the end-of-sequence tokens when {@code s} accepts.
+ *
+ * <p>The allowed set of a state is computed once, as a bitset over the vocabulary, and cached: in
+ * a constrained sequence the same states recur (inside a string, after a separator), and then a
+ * step's mask is a lookup. Immutable but for that cache; thread-safe.
+ */
+public final class TokenDfa {
+  /** Bytes of cached masks per constraint (16 KB each at a 128k vocabulary). */
+  static final long MAX_CACHED_BYTES = 64L << 20;
+  /** A state with no token to go on: the constraint is stuck (its automaton cannot be left). */
+  public static final int REJECT = -1;
+
+  private final ByteRunAutomaton run;
+  private final TokenTable tokens;
+  private final int[] eos;
+  private final ConcurrentHashMap<Integer, long[]> masks = new ConcurrentHashMap<>();
+  private final int maxCached;
+  private final int width; // mask bits: the vocabulary, and any EOS id past it
+
+  /**
+   * @param automaton a deterministic code-point automaton without dead states ({@link Regex})
+   * @param eos the end-of-sequence ids, allowed where the output so far matches
+   */
+  public TokenDfa(Automaton automaton, TokenTable tokens, int[] eos) {
+    this.run = new ByteRunAutomaton(automaton, false, Integer.MAX_VALUE);
+    this.tokens = tokens;
+    this.eos = eos.clone();
+    Arrays.sort(this.eos);
+    this.width = Math.max(tokens.size(), this.eos.length == 0 ? 0 : this.eos[this.eos.length - 1] + 1);
+    long maskBytes = 8L * words(width);
+    this.maxCached = (int) Math.max(1, Math.min(Integer.MAX_VALUE, MAX_CACHED_BYTES / maskBytes));
+  }
+
+  private static int words(int size) {
+    return (size + 63) >>> 6;
+  }
+
+  public TokenTable tokens() {
+    return tokens;
+  }
+
+  public int start() {
+    return 0;
+  }
+
+  public boolean isAccept(int state) {
+    return run.isAccept(state);
+  }
+
+  public boolean isEos(int id) {
+    return Arrays.binarySearch(eos, id) >= 0;
+  }
+
+  /**
+   * The state after {@code id}, or {@link #REJECT} when the constraint does not allow it: an EOS
+   * token keeps an accepting state; a special or padded id, or an empty token, is never allowed.
+   */
+  public int step(int state, int id) {
+    if (isEos(id)) {
+      return run.isAccept(state) ? state : REJECT;
+    }
+    if (id < 0 || id >= tokens.size()) {
+      return REJECT;
+    }
+    int from = tokens.start(id);
+    int to = tokens.end(id);
+    if (from == to) {
+      return REJECT; // special, or no bytes: it would not advance the text
+    }
+    int s = state;
+    for (int i = from; i < to && s >= 0; i++) {
+      s = run.step(s, tokens.at(i) & 0xFF);
+    }
+    return s < 0 ? REJECT : s;
+  }
+
+  /** The tokens allowed in {@code state}, a bitset over the vocabulary. Do not modify it. */
+  public long[] mask(int state) {
+    long[] cached = masks.get(state);
+    if (cached != null) {
+      return cached;
+    }
+    long[] mask = computeMask(state);
+    if (masks.size() < maxCached) {
+      masks.putIfAbsent(state, mask);
+    }
+    return mask;
+  }
+
+  private long[] computeMask(int state) {
+    int size = tokens.size();
+    long[] mask = new long[words(width)];
+    for (int id = 0; id < size; id++) {
+      int from = tokens.start(id);
+      int to = tokens.end(id);
+      if (from == to) {
+        continue;
+      }
+      int s = state;
+      for (int i = from; i < to && s >= 0; i++) {
+        s = run.step(s, tokens.at(i) & 0xFF);
+      }
+      if (s >= 0) {
+        mask[id >>> 6] |= 1L << id;
+      }
+    }
+    if (run.isAccept(state)) {
+      for (int id : eos) {
+        mask[id >>> 6] |= 1L << id;
+      }
+    }
+    return mask;
+  }
+
+  /** Whether {@code id} is set in {@code mask}. */
+  public static boolean allowed(long[] mask, int id) {
+    return id >= 0 && (id >>> 6) < mask.length && (mask[id >>> 6] & (1L << id)) != 0;
+  }
+}
