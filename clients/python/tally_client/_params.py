@@ -17,7 +17,7 @@ _FLOATS = (
 _INTS = ("top_k", "penalty_last_n", "min_tokens", "top_logprobs", "seed")
 _ID_LISTS = ("allowed_token_ids", "banned_token_ids", "eos_token_ids", "stop_token_ids")
 _OTHERS = ("logit_bias", "top_logprobs_mode", "order", "processors", "pipeline", "explain",
-           "vocabulary", "stop")
+           "vocabulary", "stop", "structured_output")
 
 SAMPLING_KEYWORDS = frozenset(_FLOATS + _INTS + _ID_LISTS + _OTHERS)
 
@@ -71,7 +71,8 @@ def to_params(sampling: Mapping[str, Any]) -> pb.SamplingParams:
     "processed", `order` "temperature_first" or "temperature_last". `processors` and `pipeline`
     take names, `(name, params)` pairs or `{"name": ..., "params": {...}}` mappings. `vocabulary`
     names a registered vocabulary (`Client.register_vocabulary`); `stop` is a stop string or a
-    list of them (vLLM's name), which need it.
+    list of them (vLLM's name), which need it. `structured_output` is `{"regex": pattern}` or
+    `{"choice": [strings]}`: the whole output must match (it needs `vocabulary` too).
     """
     check_keywords(sampling)
     p = pb.SamplingParams()
@@ -104,6 +105,16 @@ def to_params(sampling: Mapping[str, Any]) -> pb.SamplingParams:
         p.explain = True
     if sampling.get("vocabulary"):
         p.vocabulary = str(sampling["vocabulary"])
+    structured = sampling.get("structured_output")
+    if structured:
+        kinds = dict(structured)
+        if len(kinds) != 1 or not set(kinds) <= {"regex", "choice"}:
+            raise ValueError('structured_output takes one of {"regex": pattern} and'
+                             f' {{"choice": [strings]}}, not {structured!r}')
+        if "regex" in kinds:
+            p.structured_output.regex = str(kinds["regex"])
+        else:
+            p.structured_output.choice.choices.extend(str(c) for c in kinds["choice"])
     stop = sampling.get("stop")
     if stop:
         p.stop_strings.extend([stop] if isinstance(stop, str) else [str(s) for s in stop])

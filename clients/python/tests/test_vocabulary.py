@@ -95,3 +95,38 @@ def test_unknown_vocabularies_and_stop_strings_without_one_are_refused(client):
     assert (e.value.reason, e.value.field) == ("INVALID_PARAMS", "params[0].stop_strings")
     with pytest.raises(TypeError):
         client.register_vocabulary("x", tokens=[b"a"], tokenizer_json={})
+
+
+def test_structured_output_keeps_every_draw_inside_the_constraint(client, target):
+    # Every single byte is a token (as in byte-level vocabularies), plus a few longer ones.
+    tokens = [b"<eos>"] + [bytes([b]) for b in range(256)] + [b"red", b"gre", b"en", b"blue"]
+    name = "bytes-" + target.split(":")[0]
+    client.register_vocabulary(name, tokens=tokens, special_token_ids=[0], eos_token_ids=[0])
+    rng = np.random.default_rng(7)
+    for kind, spec, check in [
+        ("choice", {"choice": ["red", "green", "blue"]}, lambda t: t in ("red", "green", "blue")),
+        ("regex", {"regex": r"\d{2}:\d{2}"}, lambda t: len(t) == 5 and t[2] == ":"),
+    ]:
+        for seed in range(20):
+            text, out = b"", []
+            for _ in range(12):
+                r = client.sample(rng.normal(0, 2, (1, len(tokens))).astype(np.float32),
+                                  vocabulary=name, structured_output=spec, seed=seed,
+                                  histories=[([], out)])
+                token = int(r.token_ids[0])
+                if r.finish_reasons[0] == "eos":
+                    break
+                out.append(token)
+                text += tokens[token]
+            assert r.finish_reasons[0] == "eos", (kind, seed, text)
+            assert check(text.decode()), (kind, seed, text)
+
+
+def test_a_bad_constraint_names_its_construct(client, toy):
+    with pytest.raises(TallyError) as e:
+        client.sample(rows(1), vocabulary=toy, structured_output={"regex": r"(a)\1"})
+    assert e.value.reason == "INVALID_PARAMS"
+    assert e.value.field == "params[0].structured_output.regex"
+    assert "backreferences" in str(e.value)
+    with pytest.raises(ValueError):
+        client.sample(rows(1), vocabulary=toy, structured_output={"json_schema": "{}"})

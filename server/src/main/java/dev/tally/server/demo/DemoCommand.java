@@ -134,10 +134,18 @@ public final class DemoCommand implements Callable<Integer> {
             base.toBuilder().setTemperature(1.5f).setSeed(seed).build()),
         new Setting("greedy, stop strings \".\" \"?\" \"!\" (the sentence's end)",
             base.toBuilder().setTemperature(0).setVocabulary(VOCABULARY)
-                .addStopStrings(".").addStopStrings("?").addStopStrings("!").build()));
+                .addStopStrings(".").addStopStrings("?").addStopStrings("!").build()),
+        new Setting("greedy, structured_output: one of " + String.join(", ", SPEAKERS),
+            base.toBuilder().setTemperature(0).setVocabulary(VOCABULARY)
+                .setStructuredOutput(dev.tally.api.v1.StructuredOutput.newBuilder()
+                    .setChoice(dev.tally.api.v1.Choice.newBuilder().addAllChoices(
+                        SPEAKERS.stream().map(name -> " " + name).toList()))).build()));
   }
 
   private static final String VOCABULARY = "coriolanus-trigram";
+  // Token bytes carry the space before a word (NgramModel.tokenBytes): so do the choices.
+  private static final List<String> SPEAKERS = List.of("CORIOLANUS", "MENENIUS", "SICINIUS",
+      "VOLUMNIA");
 
   /** The model's vocabulary, as the model server registers it once: each token's bytes. */
   private static dev.tally.api.v1.RegisterVocabularyRequest registration(NgramModel model) {

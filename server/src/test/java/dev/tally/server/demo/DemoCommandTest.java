@@ -29,6 +29,11 @@ final class DemoCommandTest {
     String stopped = first.substring(first.indexOf("== greedy, stop strings"));
     assertThat(stopped).contains("   I will not so rich a jewel.\n",
         "over 9 tokens, ended by stop string \".\"");
+    // The constrained run: one speaker's name, then EOS, whatever the model preferred.
+    String constrained = first.substring(first.indexOf("== greedy, structured_output"));
+    assertThat(constrained).containsPattern(
+        "\n   MENENIUS: (CORIOLANUS|MENENIUS|SICINIUS|VOLUMNIA)\n")
+        .contains("over 2 tokens, ended by EOS");
   }
 
   private static String textOnly(String output) {

@@ -212,9 +212,11 @@ final class PluginEndToEndTest {
 
     List<PluginInfo> plugins = server.blocking(server.tcp)
         .getServerInfo(GetServerInfoRequest.getDefaultInstance()).getPluginsList();
+    // The server's own (built-ins, structured output), then the plugin directories'.
     assertThat(plugins).extracting(PluginInfo::getName)
-        .containsExactly("builtin", "guava_probe", "misbehaving");
-    assertThat(plugins.get(2).getProcessorsList()).containsExactly("faulty", "slow");
+        .containsExactly("builtin", "structured", "guava_probe", "misbehaving");
+    assertThat(plugins.get(1).getProcessorsList()).containsExactly("regex");
+    assertThat(plugins.get(3).getProcessorsList()).containsExactly("faulty", "slow");
   }
 
   @Test

@@ -26,6 +26,8 @@ public final class Regex {
   public static final int MAX_REPEAT = 1_000;
   /** Pattern length, in characters. */
   public static final int MAX_LENGTH = 1 << 16;
+  /** Groups inside groups. */
+  public static final int MAX_NESTING = 256;
   /** States of the deterministic automaton. */
   public static final int MAX_STATES = 100_000;
   /** Lucene's determinization work limit (its unit is roughly a state visit). */
@@ -81,6 +83,7 @@ public final class Regex {
     private final int[] cp;
     private int pos;
     private int states;
+    private int depth;
 
     Parser(String pattern) {
       this.pattern = pattern;
@@ -269,6 +272,9 @@ public final class Regex {
 
     private Automaton group(int end) {
       int start = pos;
+      if (++depth > MAX_NESTING) {
+        throw error("groups are nested more than " + MAX_NESTING + " deep");
+      }
       pos++;
       if (pos < end && cp[pos] == '?') {
         if (at("?:")) {
@@ -293,6 +299,7 @@ public final class Regex {
         throw error("unbalanced '('");
       }
       pos++;
+      depth--;
       return inner;
     }
 
