@@ -12,9 +12,10 @@ import org.apache.lucene.util.automaton.ByteRunAutomaton;
  * {@code s}, survives all of the token's bytes (every surviving state can still reach a match:
  * the automaton has no dead states), and allows the end-of-sequence tokens when {@code s} accepts.
  *
- * <p>The allowed set of a state is computed once, as a bitset over the vocabulary, and cached: in
- * a constrained sequence the same states recur (inside a string, after a separator), and then a
- * step's mask is a lookup. Immutable but for that cache; thread-safe.
+ * <p>The allowed set of a state is computed once, as a bitset over the vocabulary (by a walk of
+ * the vocabulary's {@link TokenTrie}), and cached: in a constrained sequence the same states
+ * recur (inside a string, after a separator), and then a step's mask is a lookup. Immutable but
+ * for that cache; thread-safe.
  */
 public final class TokenDfa {
   /** Bytes of cached masks per constraint (16 KB each at a 128k vocabulary). */
@@ -99,22 +100,27 @@ public final class TokenDfa {
     return mask;
   }
 
+  /**
+   * Walks the vocabulary's trie in preorder from {@code state}: a node whose byte the automaton
+   * refuses is skipped with its whole subtree, so a shared prefix is stepped once and a refused
+   * one costs nothing below it.
+   */
   private long[] computeMask(int state) {
-    int size = tokens.size();
+    TokenTrie trie = tokens.trie();
     long[] mask = new long[words(width)];
-    for (int id = 0; id < size; id++) {
-      int from = tokens.start(id);
-      int to = tokens.end(id);
-      if (from == to) {
+    int[] states = new int[trie.maxDepth() + 1];
+    states[0] = state;
+    int nodes = trie.nodes();
+    for (int n = 1; n < nodes; ) {
+      int d = trie.depth(n);
+      int s = run.step(states[d - 1], trie.label(n));
+      if (s < 0) {
+        n = trie.subtreeEnd(n);
         continue;
       }
-      int s = state;
-      for (int i = from; i < to && s >= 0; i++) {
-        s = run.step(s, tokens.at(i) & 0xFF);
-      }
-      if (s >= 0) {
-        mask[id >>> 6] |= 1L << id;
-      }
+      states[d] = s;
+      trie.markIds(n, mask);
+      n++;
     }
     if (run.isAccept(state)) {
       for (int id : eos) {

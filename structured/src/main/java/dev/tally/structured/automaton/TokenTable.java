@@ -11,6 +11,7 @@ public final class TokenTable {
   private final TokenVocabulary vocabulary;
   private final byte[] bytes;
   private final int[] offsets;
+  private volatile TokenTrie trie;
 
   public TokenTable(TokenVocabulary vocabulary) {
     this.vocabulary = vocabulary;
@@ -29,6 +30,21 @@ public final class TokenTable {
 
   public TokenVocabulary vocabulary() {
     return vocabulary;
+  }
+
+  /** The tokens as a trie, built on first use (a constraint's first mask). */
+  TokenTrie trie() {
+    TokenTrie t = trie;
+    if (t == null) {
+      synchronized (this) {
+        t = trie;
+        if (t == null) {
+          t = new TokenTrie(this);
+          trie = t;
+        }
+      }
+    }
+    return t;
   }
 
   public int size() {

@@ -113,6 +113,45 @@ final class TokenDfaOracleTest {
     assertThat(dfa.step(whole, 0)).isEqualTo(whole); // EOS keeps an accepting state
   }
 
+  @Test
+  void theTrieWalkAgreesWithWalkingEveryTokenOnPrefixHeavyVocabularies() {
+    // 6,000 tokens over a 5-letter alphabet: many shared prefixes, tokens that are prefixes of
+    // others, duplicates, multi-byte characters split anywhere; ids 0-2 special.
+    Random r = new Random(99);
+    byte[][] tokens = new byte[6_000][];
+    String alphabet = "ab\"é{";
+    for (int i = 0; i < tokens.length; i++) {
+      StringBuilder t = new StringBuilder();
+      for (int n = 1 + r.nextInt(6); n > 0; n--) {
+        t.append(alphabet.charAt(r.nextInt(alphabet.length())));
+      }
+      byte[] utf8 = t.toString().getBytes(StandardCharsets.UTF_8);
+      tokens[i] = r.nextInt(4) == 0 ? java.util.Arrays.copyOf(utf8, 1 + r.nextInt(utf8.length))
+          : utf8;
+    }
+    TokenTable table = new TokenTable(new TestVocabulary(tokens, new int[] {0, 1, 2},
+        new int[] {0}));
+    for (String regex : new String[] {"(ab|é)*\"", "[a\"]{2,9}b?é", "\\{?(a+b)*é*"}) {
+      TokenDfa dfa = new TokenDfa(Regex.compile(regex), table, new int[] {0});
+      int state = dfa.start();
+      for (int step = 0; step < 30; step++) {
+        long[] mask = dfa.mask(state);
+        List<Integer> allowed = new ArrayList<>();
+        for (int id = 0; id < tokens.length; id++) {
+          boolean walked = dfa.step(state, id) != TokenDfa.REJECT;
+          assertThat(TokenDfa.allowed(mask, id)).as("%s, token %d", regex, id).isEqualTo(walked);
+          if (walked && id != 0) {
+            allowed.add(id);
+          }
+        }
+        if (allowed.isEmpty()) {
+          break;
+        }
+        state = dfa.step(state, allowed.get(r.nextInt(allowed.size())));
+      }
+    }
+  }
+
   private static List<Integer> allowedIds(TokenDfa dfa, int state, int n) {
     List<Integer> ids = new ArrayList<>();
     long[] mask = dfa.mask(state);
