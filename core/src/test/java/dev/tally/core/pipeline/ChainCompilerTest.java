@@ -492,4 +492,16 @@ final class ChainCompilerTest {
     assertThat(WITH_NOOP.compile(pipeline(stage("top_k", Map.of("k", 5.0)),
         StageSpec.of("noop"))).rawTopHint()).isEqualTo(5);
   }
+
+  @Test
+  void aChoiceIsSpelledAsAnAlternationWithEveryMetacharacterEscaped() {
+    // The structured module's RegexTest compiles this very pattern and checks each string.
+    assertThat(ChainCompiler.choicePattern(List.of("a.b", "(x|y)*", "\\", "{2}[]^$?+/")))
+        .isEqualTo("a\\.b|\\(x\\|y\\)\\*|\\\\|\\{2\\}\\[\\]\\^\\$\\?\\+\\/");
+    assertThatThrownBy(() -> ChainCompiler.choicePattern(List.of()))
+        .isInstanceOfSatisfying(TallyException.class, e -> {
+          assertThat(e.field()).isEqualTo("structured_output.choice");
+          assertThat(e.getMessage()).isEqualTo("structured_output.choice needs at least one string");
+        });
+  }
 }

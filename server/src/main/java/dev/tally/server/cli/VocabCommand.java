@@ -36,6 +36,15 @@ final class VocabCommand implements Runnable {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
+  /** The server's refusal, on one line: exit 1. */
+  static int rpcFailed(PrintWriter err, String command, String target, StatusRuntimeException e) {
+    String description = e.getStatus().getDescription();
+    err.println("tally vocab " + command + ": " + target + ": " + e.getStatus().getCode() + " "
+        + (description == null ? "" : description));
+    err.flush();
+    return 1;
+  }
+
   /** {@code tally vocab import tokenizer.json --name NAME [--eos TOKEN]...}. */
   @Command(name = "import", mixinStandardHelpOptions = true,
       description = "Decode a Hugging Face tokenizer.json (byte-level BPE, SentencePiece) into"
@@ -93,14 +102,9 @@ final class VocabCommand implements Runnable {
         response = SamplerGrpc.newBlockingStub(t.channel).withDeadlineAfter(30, TimeUnit.SECONDS)
             .registerVocabulary(request.build());
       } catch (StatusRuntimeException e) {
-        err.println("tally vocab import: " + target + ": " + e.getStatus().getCode() + " "
-            + (e.getStatus().getDescription() == null ? "" : e.getStatus().getDescription()));
-        err.flush();
-        return 1;
-      } catch (IllegalArgumentException e) {
-        err.println("tally vocab import: " + e.getMessage());
-        err.flush();
-        return 2;
+        return rpcFailed(err, "import", target, e);
+      } catch (IllegalArgumentException e) { // a bad --target
+        return fail(err, e.getMessage());
       }
       long done = System.nanoTime();
       Vocabulary v = response.getVocabulary();
@@ -160,11 +164,8 @@ final class VocabCommand implements Runnable {
             .listVocabularies(ListVocabulariesRequest.getDefaultInstance())
             .getVocabulariesList();
       } catch (StatusRuntimeException e) {
-        err.println("tally vocab list: " + target + ": " + e.getStatus().getCode() + " "
-            + (e.getStatus().getDescription() == null ? "" : e.getStatus().getDescription()));
-        err.flush();
-        return 1;
-      } catch (IllegalArgumentException e) {
+        return rpcFailed(err, "list", target, e);
+      } catch (IllegalArgumentException e) { // a bad --target
         err.println("tally vocab list: " + e.getMessage());
         err.flush();
         return 2;

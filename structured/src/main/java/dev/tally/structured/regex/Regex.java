@@ -67,16 +67,6 @@ public final class Regex {
     return dfa;
   }
 
-  /** An automaton matching exactly one of {@code strings}. */
-  public static Automaton choice(List<String> strings) {
-    List<Automaton> options = new ArrayList<>();
-    for (String s : strings) {
-      options.add(Automata.makeString(s));
-    }
-    Automaton union = Operations.union(options);
-    return Operations.removeDeadStates(Operations.determinize(union, WORK_LIMIT));
-  }
-
   /** Recursive descent over the pattern's code points. */
   private static final class Parser {
     private final String pattern;
@@ -150,7 +140,7 @@ public final class Regex {
           max = 1;
           pos++;
         } else if (c == '{' && isBound(pos)) {
-          int[] bound = bound(end);
+          int[] bound = bound();
           min = bound[0];
           max = bound[1];
         } else {
@@ -206,7 +196,7 @@ public final class Regex {
       return i < cp.length && cp[i] == '}';
     }
 
-    private int[] bound(int end) {
+    private int[] bound() {
       pos++; // '{'
       int min = number();
       int max = min;
@@ -260,9 +250,8 @@ public final class Regex {
           if (isBound(pos)) {
             throw error("'{' has nothing to repeat");
           }
-          pos++;
-          budget(2);
-          return Automata.makeChar(c);
+          // a '{' that opens no bound is a literal, as in ECMAScript without the u flag
+          // fall through
         default:
           pos++;
           budget(2);
