@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import difflib
 from typing import Any, Iterable, Mapping
 
@@ -71,8 +72,9 @@ def to_params(sampling: Mapping[str, Any]) -> pb.SamplingParams:
     "processed", `order` "temperature_first" or "temperature_last". `processors` and `pipeline`
     take names, `(name, params)` pairs or `{"name": ..., "params": {...}}` mappings. `vocabulary`
     names a registered vocabulary (`Client.register_vocabulary`); `stop` is a stop string or a
-    list of them (vLLM's name), which need it. `structured_output` is `{"regex": pattern}` or
-    `{"choice": [strings]}`: the whole output must match (it needs `vocabulary` too).
+    list of them (vLLM's name), which need it. `structured_output` is `{"regex": pattern}`,
+    `{"choice": [strings]}` or `{"json_schema": schema}` (a JSON string, or a dict to encode):
+    the whole output must match (it needs `vocabulary` too).
     """
     check_keywords(sampling)
     p = pb.SamplingParams()
@@ -108,11 +110,16 @@ def to_params(sampling: Mapping[str, Any]) -> pb.SamplingParams:
     structured = sampling.get("structured_output")
     if structured:
         kinds = dict(structured)
-        if len(kinds) != 1 or not set(kinds) <= {"regex", "choice"}:
-            raise ValueError('structured_output takes one of {"regex": pattern} and'
-                             f' {{"choice": [strings]}}, not {structured!r}')
+        if len(kinds) != 1 or not set(kinds) <= {"regex", "choice", "json_schema"}:
+            raise ValueError('structured_output takes one of {"regex": pattern},'
+                             ' {"choice": [strings]} and {"json_schema": schema},'
+                             f' not {structured!r}')
         if "regex" in kinds:
             p.structured_output.regex = str(kinds["regex"])
+        elif "json_schema" in kinds:
+            schema = kinds["json_schema"]
+            p.structured_output.json_schema = (schema if isinstance(schema, str)
+                                               else json.dumps(schema))
         else:
             p.structured_output.choice.choices.extend(str(c) for c in kinds["choice"])
     stop = sampling.get("stop")

@@ -2,6 +2,7 @@
 token bytes and from a tokenizer.json, stop strings across token boundaries in `Client.sample`
 and in a session (appended tokens included), and the errors."""
 
+import json
 import numpy as np
 import pytest
 
@@ -106,10 +107,12 @@ def test_structured_output_keeps_every_draw_inside_the_constraint(client, target
     for kind, spec, check in [
         ("choice", {"choice": ["red", "green", "blue"]}, lambda t: t in ("red", "green", "blue")),
         ("regex", {"regex": r"\d{2}:\d{2}"}, lambda t: len(t) == 5 and t[2] == ":"),
+        ("json_schema", {"json_schema": {"enum": [1, 22, 333]}},
+         lambda t: json.loads(t) in (1, 22, 333)),
     ]:
         for seed in range(20):
             text, out = b"", []
-            for _ in range(12):
+            for _ in range(40):  # whitespace around a JSON value is free
                 r = client.sample(rng.normal(0, 2, (1, len(tokens))).astype(np.float32),
                                   vocabulary=name, structured_output=spec, seed=seed,
                                   histories=[([], out)])

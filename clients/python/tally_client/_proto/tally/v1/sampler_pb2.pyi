@@ -443,12 +443,14 @@ class StageTrace(_message.Message):
     def __init__(self, name: _Optional[str] = ..., candidates: _Optional[int] = ..., entropy: _Optional[float] = ..., chosen_probability: _Optional[float] = ..., top_logit_gap: _Optional[float] = ...) -> None: ...
 
 class StructuredOutput(_message.Message):
-    __slots__ = ["choice", "regex"]
+    __slots__ = ["choice", "json_schema", "regex"]
     CHOICE_FIELD_NUMBER: _ClassVar[int]
+    JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     REGEX_FIELD_NUMBER: _ClassVar[int]
     choice: Choice
+    json_schema: str
     regex: str
-    def __init__(self, regex: _Optional[str] = ..., choice: _Optional[_Union[Choice, _Mapping]] = ...) -> None: ...
+    def __init__(self, regex: _Optional[str] = ..., choice: _Optional[_Union[Choice, _Mapping]] = ..., json_schema: _Optional[str] = ...) -> None: ...
 
 class TokenChoice(_message.Message):
     __slots__ = ["error", "explanation", "finish_reason", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs"]

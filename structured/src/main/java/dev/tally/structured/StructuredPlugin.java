@@ -2,11 +2,18 @@ package dev.tally.structured;
 
 import dev.tally.spi.ProcessorFactory;
 import dev.tally.spi.TallyPlugin;
+import dev.tally.structured.automaton.TokenTable;
 import java.util.List;
+import java.util.Map;
 
 /** Structured output: the constraint processors, found through {@code ServiceLoader}. */
 public final class StructuredPlugin implements TallyPlugin {
-  private final RegexFactory regex = new RegexFactory();
+  private final List<ProcessorFactory> factories;
+
+  public StructuredPlugin() {
+    Map<String, TokenTable> tables = RegexFactory.tables();
+    factories = List.of(RegexFactory.regex(tables), RegexFactory.jsonSchema(tables));
+  }
 
   @Override
   public String name() {
@@ -15,6 +22,6 @@ public final class StructuredPlugin implements TallyPlugin {
 
   @Override
   public List<ProcessorFactory> processorFactories() {
-    return List.of(regex);
+    return factories;
   }
 }

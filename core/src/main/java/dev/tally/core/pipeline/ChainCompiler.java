@@ -106,15 +106,17 @@ public final class ChainCompiler {
       throw TallyException.invalidParams(field, "structured_output constrains the output's bytes,"
           + " so it needs a vocabulary: set vocabulary to a registered one (RegisterVocabulary)");
     }
+    String stage = c.structuredStage();
+    String source = stage.equals("regex") ? "pattern" : "schema";
     Map<String, Object> raw = new LinkedHashMap<>();
-    raw.put("pattern", c.structuredPattern());
+    raw.put(source, c.structuredPattern());
     if (b.eosTokenIds.length > 0) {
       raw.put("eos_token_ids", b.eosTokenIds);
     }
     Map<String, String> fields = new LinkedHashMap<>(); // the first names the stage in errors
-    fields.put("pattern", field);
+    fields.put(source, field);
     fields.put("eos_token_ids", "eos_token_ids");
-    b.addBuiltin(registry.lookup("regex", field), raw, fields);
+    b.addBuiltin(registry.lookup(stage, field), raw, fields);
   }
 
   /** A regular expression matching exactly the given strings. */

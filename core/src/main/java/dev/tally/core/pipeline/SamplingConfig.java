@@ -38,6 +38,7 @@ public final class SamplingConfig {
   private List<String> stopStrings = new ArrayList<>();
   private String structuredPattern;
   private String structuredField;
+  private String structuredStage;
 
   public Float temperature() {
     return temperature;
@@ -279,8 +280,9 @@ public final class SamplingConfig {
   }
 
   /**
-   * The structured-output constraint as a regular expression the whole output must match (a
-   * choice is compiled to one), or {@code null}.
+   * The structured-output constraint: a regular expression the whole output must match (a
+   * choice is compiled to one) or a JSON Schema, as {@link #structuredStage()} says; or
+   * {@code null}.
    */
   public String structuredPattern() {
     return structuredPattern;
@@ -291,9 +293,20 @@ public final class SamplingConfig {
     return structuredField;
   }
 
+  /** The stage that compiles {@link #structuredPattern()}: {@code regex} or {@code json_schema}. */
+  public String structuredStage() {
+    return structuredStage;
+  }
+
   public SamplingConfig structuredOutput(String field, String pattern) {
+    return structuredOutput(field, "regex", pattern);
+  }
+
+  /** A constraint compiled by {@code stage} ({@code regex}: a pattern; {@code json_schema}). */
+  public SamplingConfig structuredOutput(String field, String stage, String source) {
     structuredField = field;
-    structuredPattern = pattern;
+    structuredStage = stage;
+    structuredPattern = source;
     return this;
   }
 }

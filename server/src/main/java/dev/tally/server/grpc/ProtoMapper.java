@@ -86,9 +86,13 @@ final class ProtoMapper {
           c.structuredOutput("structured_output.choice",
               ChainCompiler.choicePattern(so.getChoice().getChoicesList()));
           break;
+        case JSON_SCHEMA:
+          c.structuredOutput("structured_output.json_schema", "json_schema",
+              so.getJsonSchema());
+          break;
         default:
           throw TallyException.invalidParams("structured_output",
-              "structured_output sets none of regex and choice");
+              "structured_output sets none of regex, choice and json_schema");
       }
     }
     if (p.getLogitBiasCount() > 0) {

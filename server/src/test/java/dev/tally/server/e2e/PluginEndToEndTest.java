@@ -215,7 +215,7 @@ final class PluginEndToEndTest {
     // The server's own (built-ins, structured output), then the plugin directories'.
     assertThat(plugins).extracting(PluginInfo::getName)
         .containsExactly("builtin", "structured", "guava_probe", "misbehaving");
-    assertThat(plugins.get(1).getProcessorsList()).containsExactly("regex");
+    assertThat(plugins.get(1).getProcessorsList()).containsExactly("regex", "json_schema");
     assertThat(plugins.get(3).getProcessorsList()).containsExactly("faulty", "slow");
   }
 

@@ -152,6 +152,105 @@ final class StructuredOutputEndToEndTest {
     assertThat(done).isEqualTo(1000);
   }
 
+  private static final String SCHEMA = """
+      {"type": "object",
+       "properties": {"name": {"enum": ["red", "green", "blue"]},
+                      "age": {"type": "integer"},
+                      "ok": {"type": "boolean"},
+                      "tags": {"type": "array", "items": {"type": "string", "maxLength": 3},
+                               "maxItems": 2}},
+       "required": ["name", "age"], "additionalProperties": false}""";
+
+  @Test
+  void seededJsonSchemaSequencesAllEndInValidJson() throws Exception {
+    SamplingParams params = SamplingParams.newBuilder().setVocabulary(VOCABULARY)
+        .setStructuredOutput(StructuredOutput.newBuilder().setJsonSchema(SCHEMA)).build();
+    Random logits = new Random(7);
+    int done = 0;
+    try (TestServer.SessionClient session = server.session(server.uds)) {
+      long step = 1;
+      for (int batch = 0; batch < 2; batch++) {
+        Map<Long, ByteArrayOutputStream> outputs = new HashMap<>();
+        SessionRequest.Builder add = SessionRequest.newBuilder().setStepId(step++);
+        for (int i = 0; i < 100; i++) {
+          long id = batch * 100L + i + 1;
+          outputs.put(id, new ByteArrayOutputStream());
+          add.addAdded(Sequence.newBuilder().setId(id).setParams(params.toBuilder().setSeed(id)));
+        }
+        assertThat(session.step(add.build()).hasError()).isFalse();
+        List<Long> live = new ArrayList<>(outputs.keySet());
+        for (int t = 0; t < 600 && !live.isEmpty(); t++) {
+          SessionRequest.Builder s = SessionRequest.newBuilder().setStepId(step++);
+          float[] rows = new float[live.size() * WIDTH];
+          for (int i = 0; i < rows.length; i++) {
+            rows[i] = (float) (2 * logits.nextGaussian());
+          }
+          live.forEach(s::addRowSequenceIds);
+          SessionResponse r = session.step(s.setLogits(TestServer.f32(live.size(), WIDTH, rows))
+              .build());
+          assertThat(r.hasError()).as("%s", r.getError()).isFalse();
+          List<Long> next = new ArrayList<>();
+          for (int i = 0; i < live.size(); i++) {
+            TokenChoice c = r.getChoices(i);
+            assertThat(c.hasError()).as("%s", c.getError()).isFalse();
+            long id = live.get(i);
+            if (c.getFinishReason() == FinishReason.FINISH_REASON_EOS_TOKEN) {
+              assertValid(outputs.get(id).toString(StandardCharsets.UTF_8));
+              done++;
+            } else {
+              outputs.get(id).writeBytes(TOKENS.get(c.getTokenId()));
+              next.add(id);
+            }
+          }
+          live = next;
+        }
+        assertThat(live).as("sequences that never reached EOS").isEmpty();
+        SessionRequest.Builder remove = SessionRequest.newBuilder().setStepId(step++);
+        outputs.keySet().forEach(remove::addRemoved);
+        session.step(remove.build());
+      }
+    }
+    assertThat(done).isEqualTo(200);
+  }
+
+  /** The schema's rules, checked on the parsed value (a strict JSON parser: one value, no junk). */
+  private static void assertValid(String text) {
+    com.google.gson.stream.JsonReader reader =
+        new com.google.gson.stream.JsonReader(new java.io.StringReader(text));
+    reader.setStrictness(com.google.gson.Strictness.STRICT);
+    com.google.gson.JsonObject o = com.google.gson.JsonParser.parseReader(reader)
+        .getAsJsonObject();
+    assertThat(o.keySet()).as(text).containsAnyOf("name").isSubsetOf("name", "age", "ok", "tags");
+    assertThat(List.of("red", "green", "blue")).as(text).contains(o.get("name").getAsString());
+    assertThat(o.get("age").getAsString()).as(text).matches("-?(0|[1-9][0-9]*)");
+    if (o.has("ok")) {
+      assertThat(o.get("ok").getAsJsonPrimitive().isBoolean()).as(text).isTrue();
+    }
+    if (o.has("tags")) {
+      assertThat(o.getAsJsonArray("tags").size()).as(text).isLessThanOrEqualTo(2);
+      o.getAsJsonArray("tags").forEach(tag ->
+          assertThat(tag.getAsString().codePointCount(0, tag.getAsString().length())).as(text)
+              .as("%s %s", text, java.util.Arrays.toString(text.getBytes(StandardCharsets.UTF_8)))
+              .isLessThanOrEqualTo(3));
+    }
+  }
+
+  @Test
+  void anUnsupportedSchemaKeywordIsRefusedNamingIt() {
+    SamplingParams p = SamplingParams.newBuilder().setVocabulary(VOCABULARY)
+        .setStructuredOutput(StructuredOutput.newBuilder()
+            .setJsonSchema("{\"type\": \"string\", \"format\": \"email\"}")).build();
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+        () -> server.blocking(server.tcp).sample(SampleRequest.newBuilder().addParams(p)
+            .setLogits(TestServer.f32(1, WIDTH, new float[WIDTH])).build()));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).isEqualTo("json_schema: the keyword 'format' at"
+        + " the root is not supported (docs/structured-output.md lists what is)");
+    BadInputMatrixTest.assertReason(StatusProto.fromThrowable(e),
+        new BadInputMatrixTest.Expect(Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS",
+            "params[0].structured_output.json_schema"));
+  }
+
   @Test
   void refusalsNameTheFieldAndTheConstruct() {
     StatusRuntimeException noVocabulary = catchThrowableOfType(StatusRuntimeException.class,

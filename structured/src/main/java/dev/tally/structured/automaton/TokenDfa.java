@@ -5,6 +5,8 @@ import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.lucene.util.automaton.Automaton;
 import org.apache.lucene.util.automaton.ByteRunAutomaton;
+import org.apache.lucene.util.automaton.Operations;
+import org.apache.lucene.util.automaton.UTF32ToUTF8;
 
 /**
  * A constraint compiled over a vocabulary: a deterministic automaton over the output's UTF-8
@@ -35,13 +37,59 @@ public final class TokenDfa {
    * @param eos the end-of-sequence ids, allowed where the output so far matches
    */
   public TokenDfa(Automaton automaton, TokenTable tokens, int[] eos) {
-    this.run = new ByteRunAutomaton(automaton, false, Integer.MAX_VALUE);
+    this.run = new ByteRunAutomaton(utf8(automaton), true, Integer.MAX_VALUE);
     this.tokens = tokens;
     this.eos = eos.clone();
     Arrays.sort(this.eos);
     this.width = Math.max(tokens.size(), this.eos.length == 0 ? 0 : this.eos[this.eos.length - 1] + 1);
     long maskBytes = 8L * words(width);
     this.maxCached = (int) Math.max(1, Math.min(Integer.MAX_VALUE, MAX_CACHED_BYTES / maskBytes));
+  }
+
+  /**
+   * The automaton over UTF-8 bytes. Lucene's conversion alone also admits overlong three- and
+   * four-byte forms (E0 80..9F, F0 80..8F), which are not UTF-8 and which a byte-level vocabulary
+   * can spell; so the bytes are intersected with well-formed UTF-8 (RFC 3629, table 3-7).
+   */
+  static Automaton utf8(Automaton codePoints) {
+    Automaton bytes = new UTF32ToUTF8().convert(codePoints);
+    Automaton wellFormed = Operations.intersection(bytes, WELL_FORMED);
+    return Operations.removeDeadStates(
+        Operations.determinize(wellFormed, Operations.DEFAULT_DETERMINIZE_WORK_LIMIT));
+  }
+
+  /** Any sequence of well-formed UTF-8 characters. */
+  private static final Automaton WELL_FORMED = wellFormed();
+
+  private static Automaton wellFormed() {
+    Automaton a = new Automaton();
+    int start = a.createState();
+    int tail1 = a.createState(); // one continuation byte to go
+    int tail2 = a.createState();
+    int tail3 = a.createState();
+    int e0 = a.createState();
+    int ed = a.createState();
+    int f0 = a.createState();
+    int f4 = a.createState();
+    a.setAccept(start, true);
+    a.addTransition(start, start, 0x00, 0x7F);
+    a.addTransition(start, tail1, 0xC2, 0xDF);
+    a.addTransition(start, e0, 0xE0, 0xE0);
+    a.addTransition(start, tail2, 0xE1, 0xEC);
+    a.addTransition(start, ed, 0xED, 0xED);
+    a.addTransition(start, tail2, 0xEE, 0xEF);
+    a.addTransition(start, f0, 0xF0, 0xF0);
+    a.addTransition(start, tail3, 0xF1, 0xF3);
+    a.addTransition(start, f4, 0xF4, 0xF4);
+    a.addTransition(tail1, start, 0x80, 0xBF);
+    a.addTransition(tail2, tail1, 0x80, 0xBF);
+    a.addTransition(tail3, tail2, 0x80, 0xBF);
+    a.addTransition(e0, tail1, 0xA0, 0xBF);
+    a.addTransition(ed, tail1, 0x80, 0x9F);
+    a.addTransition(f0, tail2, 0x90, 0xBF);
+    a.addTransition(f4, tail2, 0x80, 0x8F);
+    a.finishState();
+    return a;
   }
 
   private static int words(int size) {
