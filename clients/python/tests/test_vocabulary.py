@@ -131,5 +131,10 @@ def test_a_bad_constraint_names_its_construct(client, toy):
     assert e.value.reason == "INVALID_PARAMS"
     assert e.value.field == "params[0].structured_output.regex"
     assert "backreferences" in str(e.value)
+    with pytest.raises(TallyError) as e:
+        client.sample(rows(1), vocabulary=toy, structured_output={"json_schema": {}})
+    assert (e.value.reason, e.value.field) == ("INVALID_PARAMS",
+                                               "params[0].structured_output.json_schema")
+    assert "a schema without 'type' (any JSON value) at the root is not supported" in str(e.value)
     with pytest.raises(ValueError):
-        client.sample(rows(1), vocabulary=toy, structured_output={"json_schema": "{}"})
+        client.sample(rows(1), vocabulary=toy, structured_output={"gbnf": "root ::= \"a\""})
