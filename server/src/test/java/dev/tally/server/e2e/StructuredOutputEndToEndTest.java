@@ -95,61 +95,77 @@ final class StructuredOutputEndToEndTest {
     Random logits = new Random(20261207);
     int done = 0;
     try (TestServer.SessionClient session = server.session(server.uds)) {
-      long step = 1;
+      long[] step = {1};
       for (int batch = 0; batch < 10; batch++) {
-        Map<Long, ByteArrayOutputStream> outputs = new HashMap<>();
-        Map<Long, Integer> kind = new HashMap<>();
-        SessionRequest.Builder add = SessionRequest.newBuilder().setStepId(step++);
+        Map<Long, SamplingParams> sequences = new HashMap<>();
         for (int i = 0; i < 100; i++) {
           long id = batch * 100L + i + 1;
           int k = (int) (id % 4);
-          kind.put(id, k);
-          outputs.put(id, new ByteArrayOutputStream());
-          add.addAdded(Sequence.newBuilder().setId(id)
-              .setParams(k < 3 ? regex(patterns[k], id) : choice(colours, id)));
+          sequences.put(id, k < 3 ? regex(patterns[k], id) : choice(colours, id));
         }
-        SessionResponse added = session.step(add.build());
-        assertThat(added.hasError()).as("%s", added.getError()).isFalse();
-        List<Long> live = new ArrayList<>(outputs.keySet());
-        for (int t = 0; t < 80 && !live.isEmpty(); t++) {
-          SessionRequest.Builder s = SessionRequest.newBuilder().setStepId(step++);
-          float[] rows = new float[live.size() * WIDTH];
-          for (int i = 0; i < rows.length; i++) {
-            rows[i] = (float) (2 * logits.nextGaussian());
+        done += decodeToEos(session, step, sequences, 80, logits, (id, text) -> {
+          int k = (int) (id % 4);
+          if (k < 3) {
+            assertThat(Pattern.matches(patterns[k], text)).as("'%s' ~ %s", text, patterns[k])
+                .isTrue();
+          } else {
+            assertThat(colours).as("sequence %d", id).contains(text);
           }
-          live.forEach(s::addRowSequenceIds);
-          SessionResponse r = session.step(s.setLogits(TestServer.f32(live.size(), WIDTH, rows))
-              .build());
-          assertThat(r.hasError()).as("%s", r.getError()).isFalse();
-          List<Long> next = new ArrayList<>();
-          for (int i = 0; i < live.size(); i++) {
-            TokenChoice c = r.getChoices(i);
-            assertThat(c.hasError()).as("%s", c.getError()).isFalse();
-            long id = live.get(i);
-            if (c.getFinishReason() == FinishReason.FINISH_REASON_EOS_TOKEN) {
-              String text = outputs.get(id).toString(StandardCharsets.UTF_8);
-              int k = kind.get(id);
-              if (k < 3) {
-                assertThat(Pattern.matches(patterns[k], text)).as("'%s' ~ %s", text, patterns[k])
-                    .isTrue();
-              } else {
-                assertThat(colours).as("sequence %d", id).contains(text);
-              }
-              done++;
-            } else {
-              outputs.get(id).writeBytes(TOKENS.get(c.getTokenId()));
-              next.add(id);
-            }
-          }
-          live = next;
-        }
-        assertThat(live).as("sequences that never reached EOS").isEmpty();
-        SessionRequest.Builder remove = SessionRequest.newBuilder().setStepId(step++);
-        outputs.keySet().forEach(remove::addRemoved);
-        session.step(remove.build());
+        });
       }
     }
     assertThat(done).isEqualTo(1000);
+  }
+
+  /**
+   * Adds {@code sequences} to the session, feeds them random rows until each draws EOS (at most
+   * {@code maxSteps}), checks each finished text with {@code onEos}, and removes them.
+   *
+   * @return how many sequences finished
+   */
+  private static int decodeToEos(TestServer.SessionClient session, long[] step,
+      Map<Long, SamplingParams> sequences, int maxSteps, Random logits,
+      java.util.function.BiConsumer<Long, String> onEos) throws Exception {
+    Map<Long, ByteArrayOutputStream> outputs = new HashMap<>();
+    SessionRequest.Builder add = SessionRequest.newBuilder().setStepId(step[0]++);
+    sequences.forEach((id, params) -> {
+      outputs.put(id, new ByteArrayOutputStream());
+      add.addAdded(Sequence.newBuilder().setId(id).setParams(params));
+    });
+    SessionResponse added = session.step(add.build());
+    assertThat(added.hasError()).as("%s", added.getError()).isFalse();
+    int done = 0;
+    List<Long> live = new ArrayList<>(outputs.keySet());
+    for (int t = 0; t < maxSteps && !live.isEmpty(); t++) {
+      SessionRequest.Builder s = SessionRequest.newBuilder().setStepId(step[0]++);
+      float[] rows = new float[live.size() * WIDTH];
+      for (int i = 0; i < rows.length; i++) {
+        rows[i] = (float) (2 * logits.nextGaussian());
+      }
+      live.forEach(s::addRowSequenceIds);
+      SessionResponse r = session.step(s.setLogits(TestServer.f32(live.size(), WIDTH, rows))
+          .build());
+      assertThat(r.hasError()).as("%s", r.getError()).isFalse();
+      List<Long> next = new ArrayList<>();
+      for (int i = 0; i < live.size(); i++) {
+        TokenChoice c = r.getChoices(i);
+        assertThat(c.hasError()).as("%s", c.getError()).isFalse();
+        long id = live.get(i);
+        if (c.getFinishReason() == FinishReason.FINISH_REASON_EOS_TOKEN) {
+          onEos.accept(id, outputs.get(id).toString(StandardCharsets.UTF_8));
+          done++;
+        } else {
+          outputs.get(id).writeBytes(TOKENS.get(c.getTokenId()));
+          next.add(id);
+        }
+      }
+      live = next;
+    }
+    assertThat(live).as("sequences that never reached EOS").isEmpty();
+    SessionRequest.Builder remove = SessionRequest.newBuilder().setStepId(step[0]++);
+    outputs.keySet().forEach(remove::addRemoved);
+    session.step(remove.build());
+    return done;
   }
 
   private static final String SCHEMA = """
@@ -168,46 +184,15 @@ final class StructuredOutputEndToEndTest {
     Random logits = new Random(7);
     int done = 0;
     try (TestServer.SessionClient session = server.session(server.uds)) {
-      long step = 1;
+      long[] step = {1};
       for (int batch = 0; batch < 2; batch++) {
-        Map<Long, ByteArrayOutputStream> outputs = new HashMap<>();
-        SessionRequest.Builder add = SessionRequest.newBuilder().setStepId(step++);
+        Map<Long, SamplingParams> sequences = new HashMap<>();
         for (int i = 0; i < 100; i++) {
           long id = batch * 100L + i + 1;
-          outputs.put(id, new ByteArrayOutputStream());
-          add.addAdded(Sequence.newBuilder().setId(id).setParams(params.toBuilder().setSeed(id)));
+          sequences.put(id, params.toBuilder().setSeed(id).build());
         }
-        assertThat(session.step(add.build()).hasError()).isFalse();
-        List<Long> live = new ArrayList<>(outputs.keySet());
-        for (int t = 0; t < 600 && !live.isEmpty(); t++) {
-          SessionRequest.Builder s = SessionRequest.newBuilder().setStepId(step++);
-          float[] rows = new float[live.size() * WIDTH];
-          for (int i = 0; i < rows.length; i++) {
-            rows[i] = (float) (2 * logits.nextGaussian());
-          }
-          live.forEach(s::addRowSequenceIds);
-          SessionResponse r = session.step(s.setLogits(TestServer.f32(live.size(), WIDTH, rows))
-              .build());
-          assertThat(r.hasError()).as("%s", r.getError()).isFalse();
-          List<Long> next = new ArrayList<>();
-          for (int i = 0; i < live.size(); i++) {
-            TokenChoice c = r.getChoices(i);
-            assertThat(c.hasError()).as("%s", c.getError()).isFalse();
-            long id = live.get(i);
-            if (c.getFinishReason() == FinishReason.FINISH_REASON_EOS_TOKEN) {
-              assertValid(outputs.get(id).toString(StandardCharsets.UTF_8));
-              done++;
-            } else {
-              outputs.get(id).writeBytes(TOKENS.get(c.getTokenId()));
-              next.add(id);
-            }
-          }
-          live = next;
-        }
-        assertThat(live).as("sequences that never reached EOS").isEmpty();
-        SessionRequest.Builder remove = SessionRequest.newBuilder().setStepId(step++);
-        outputs.keySet().forEach(remove::addRemoved);
-        session.step(remove.build());
+        done += decodeToEos(session, step, sequences, 600, logits,
+            (id, text) -> assertValid(text));
       }
     }
     assertThat(done).isEqualTo(200);
