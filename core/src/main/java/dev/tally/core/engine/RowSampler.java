@@ -25,7 +25,6 @@ public final class RowSampler {
   private final StageTimer stageTimer;
   private final RowScan scan;
   private float[] raw = new float[0];
-  private short[] halves = new short[0];
   private float[] terms = new float[0];
 
   /** A sampler on the kernels this JVM runs best. */
@@ -81,10 +80,9 @@ public final class RowSampler {
     int vocab = logits.vocabSize();
     if (raw.length < vocab) {
       raw = new float[vocab];
-      halves = new short[vocab];
     }
     int n = chain.topLogprobs();
-    float scannedMax = scan.scan(logits, row, raw, halves, rawListLength(chain, n));
+    float scannedMax = scan.scan(logits, row, raw, rawListLength(chain, n));
     chain.checkVocabulary(vocab);
     if (history.maxTokenId() >= vocab) {
       throw TallyException.invalidParams("histories", "row " + row + ": the history holds token id "

@@ -15,6 +15,7 @@ final class RowScan {
   private static final int CHUNK = 2048;
 
   private final Kernels kernels;
+  private final short[] halves = new short[CHUNK]; // a 16-bit chunk on its way to float32
   private final TopKeys top = new TopKeys();
   private int topCount;
   private int keep;
@@ -28,7 +29,7 @@ final class RowScan {
    *
    * @return the row's max, or NaN when it holds a NaN or +Inf (the top list is then undefined)
    */
-  float scan(LogitsTensor logits, int row, float[] raw, short[] halves, int keep) {
+  float scan(LogitsTensor logits, int row, float[] raw, int keep) {
     int vocab = logits.vocabSize();
     float max = Float.NEGATIVE_INFINITY;
     boolean bad = false;

@@ -33,14 +33,15 @@ public interface Kernels extends dev.tally.spi.VocabKernels {
   double sumExpInto(float[] x, int n, float max, float[] terms);
 
   /**
-   * bfloat16 bit patterns to float32, exactly (the top half of a float32): {@code src[from, to)}
-   * into {@code dst[from, to)}.
+   * bfloat16 bit patterns to float32, exactly (the top half of a float32): {@code src[0, to -
+   * from)} into {@code dst[from, to)}. The source starts at 0 so that a chunked pass can decode
+   * through one small scratch array that stays in L1.
    */
   void widenBfloat16(short[] src, float[] dst, int from, int to);
 
   /**
    * IEEE binary16 bit patterns to float32, exactly (subnormals, infinities and NaNs included):
-   * {@code src[from, to)} into {@code dst[from, to)}.
+   * {@code src[0, to - from)} into {@code dst[from, to)}.
    */
   void widenFloat16(short[] src, float[] dst, int from, int to);
 

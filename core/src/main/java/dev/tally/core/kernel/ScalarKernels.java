@@ -76,14 +76,14 @@ final class ScalarKernels implements Kernels {
   @Override
   public void widenBfloat16(short[] src, float[] dst, int from, int to) {
     for (int i = from; i < to; i++) {
-      dst[i] = HalfFloats.fromBfloat16(src[i]);
+      dst[i] = HalfFloats.fromBfloat16(src[i - from]);
     }
   }
 
   @Override
   public void widenFloat16(short[] src, float[] dst, int from, int to) {
     for (int i = from; i < to; i++) {
-      dst[i] = HalfFloats.fromFloat16(src[i]);
+      dst[i] = HalfFloats.fromFloat16(src[i - from]);
     }
   }
 

@@ -228,12 +228,12 @@ final class VectorKernels implements Kernels {
   public void widenBfloat16(short[] src, float[] dst, int from, int to) {
     int i = from;
     for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
-      IntVector bits = (IntVector) ShortVector.fromArray(S, src, i)
+      IntVector bits = (IntVector) ShortVector.fromArray(S, src, i - from)
           .convertShape(VectorOperators.S2I, I, 0);
       bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
     }
     for (; i < to; i++) {
-      dst[i] = HalfFloats.fromBfloat16(src[i]);
+      dst[i] = HalfFloats.fromBfloat16(src[i - from]);
     }
   }
 
@@ -241,7 +241,7 @@ final class VectorKernels implements Kernels {
   public void widenFloat16(short[] src, float[] dst, int from, int to) {
     int i = from;
     for (int bound = from + S.loopBound(to - from); i < bound; i += S.length()) {
-      IntVector h = (IntVector) ShortVector.fromArray(S, src, i)
+      IntVector h = (IntVector) ShortVector.fromArray(S, src, i - from)
           .convertShape(VectorOperators.S2I, I, 0);
       IntVector magnitude = h.and(0x7fff);
       // Exponent and mantissa moved into float32's fields, rescaled by 2^(127-15): exact for
@@ -256,7 +256,7 @@ final class VectorKernels implements Kernels {
       abs.reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(dst, i);
     }
     for (; i < to; i++) {
-      dst[i] = HalfFloats.fromFloat16(src[i]);
+      dst[i] = HalfFloats.fromFloat16(src[i - from]);
     }
   }
 

@@ -105,8 +105,8 @@ public final class LogitsTensor {
 
   /**
    * Decodes the tokens {@code [from, to)} of row {@code row} into {@code dst[from, to)}, 16-bit
-   * rows through {@code scratch[from, to)}: a slice of {@link #decodeRow}, for passes that work on
-   * a row a cache-sized chunk at a time.
+   * rows through {@code scratch[0, to - from)}: a slice of {@link #decodeRow}, for passes that
+   * work on a row a cache-sized chunk at a time.
    */
   public void decodeRange(int row, int from, int to, float[] dst, short[] scratch,
       Kernels kernels) {
@@ -116,11 +116,11 @@ public final class LogitsTensor {
         floats.get(at, dst, from, to - from);
         break;
       case FLOAT16:
-        shorts.get(at, scratch, from, to - from);
+        shorts.get(at, scratch, 0, to - from);
         kernels.widenFloat16(scratch, dst, from, to);
         break;
       case BFLOAT16:
-        shorts.get(at, scratch, from, to - from);
+        shorts.get(at, scratch, 0, to - from);
         kernels.widenBfloat16(scratch, dst, from, to);
         break;
       default:
