@@ -47,6 +47,18 @@ public final class RowResult {
   float topLogitGap;
   String stopString;
   int stopStringTrailingBytes;
+  boolean greedy;
+  boolean scored;
+
+  /** Whether the token is the raw argmax (ties to the lowest id). */
+  public boolean isGreedy() {
+    return greedy;
+  }
+
+  /** Whether the token was given (teacher forcing) and scored rather than drawn. */
+  public boolean scored() {
+    return scored;
+  }
 
   /** The chosen token, or -1 when the row failed. */
   public int tokenId() {

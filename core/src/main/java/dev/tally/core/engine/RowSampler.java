@@ -68,15 +68,40 @@ public final class RowSampler {
    * @param seed the sequence's seed
    */
   public RowResult sample(LogitsTensor logits, int row, Chain chain, TokenLog history, long seed) {
+    return sample(logits, row, chain, history, seed, DRAW);
+  }
+
+  /** {@link #sample}'s {@code target} that draws: any other value is a token to score. */
+  public static final int DRAW = -1;
+
+  /**
+   * Samples {@code row}, or with a {@code target} token scores it instead of drawing (teacher
+   * forcing): the chain runs as for a draw, and the result is the target with its raw and processed
+   * logprobs (processed -inf when the chain removed it), rank and top-N; nothing is drawn and the
+   * row never finishes the sequence. Never throws for a bad row.
+   *
+   * @param target {@link #DRAW}, or a token id in {@code [0, vocab)}
+   */
+  public RowResult sample(LogitsTensor logits, int row, Chain chain, TokenLog history, long seed,
+      int target) {
     try {
-      return sampleOrThrow(logits, row, chain, history, seed);
+      return sampleOrThrow(logits, row, chain, history, seed, target);
     } catch (TallyException e) {
       return RowResult.failure(e, seed);
     }
   }
 
   private RowResult sampleOrThrow(LogitsTensor logits, int row, Chain chain, TokenLog history,
-      long seed) {
+      long seed, int target) {
+    boolean scoring = target != DRAW;
+    if (scoring && (target < 0 || target >= logits.vocabSize())) {
+      throw TallyException.invalidParams("target_token_ids", "row " + row + ": the target token "
+          + target + " is outside the vocabulary of " + logits.vocabSize());
+    }
+    if (scoring && chain.scoresLabels()) {
+      throw TallyException.invalidParams("target_token_ids", "row " + row
+          + ": a row that scores labels (label_token_ids) cannot also score a target token");
+    }
     int vocab = logits.vocabSize();
     if (raw.length < vocab) {
       raw = new float[vocab];
@@ -106,11 +131,15 @@ public final class RowSampler {
     double rawLse = rawMax + Math.log(rawSumExp);
 
     context.set(history, seed);
-    int chosen = runChain(chain, vocab, row);
+    boolean deterministic = isDeterministic(chain);
+    // A scored row runs the selector only when its choice is the whole processed distribution.
+    int drawn = scoring ? processors(chain, vocab, row, deterministic) : runChain(chain, vocab, row);
+    int chosen = scoring ? target : drawn;
     RowResult r = new RowResult();
     r.seed = seed;
     r.tokenId = chosen;
-    boolean deterministic = isDeterministic(chain);
+    r.scored = scoring;
+    r.greedy = chosen == TopKeys.id(scan.topKeys()[0]);
     // A deterministic choice has probability 1: no pass over the candidates is needed for it.
     boolean needsProcessed = !deterministic || chain.explain()
         || (chain.topLogprobs() > 0 && chain.processedLogprobs());
@@ -118,12 +147,19 @@ public final class RowSampler {
     if (chain.scoresLabels()) {
       labelLogprobs(chain, processedLse, r);
     }
-    r.processedLogprob = deterministic ? 0f : (float) (candidates.logit(chosen) - processedLse);
+    if (deterministic) {
+      r.processedLogprob = chosen == drawn ? 0f : Float.NEGATIVE_INFINITY;
+    } else if (scoring) {
+      r.processedLogprob = drawn >= 0 && isCandidate(chosen)
+          ? (float) (candidates.logit(chosen) - processedLse) : Float.NEGATIVE_INFINITY;
+    } else {
+      r.processedLogprob = (float) (candidates.logit(chosen) - processedLse);
+    }
     if (n > 0 && chain.processedLogprobs()) {
       if (deterministic) {
-        r.topIds = new int[] {chosen};
-        r.topLogprobs = new float[] {0f};
-      } else {
+        r.topIds = drawn >= 0 ? new int[] {drawn} : new int[0];
+        r.topLogprobs = drawn >= 0 ? new float[] {0f} : new float[0];
+      } else if (drawn >= 0) {
         processedAlternatives(r, n, processedLse);
       }
     }
@@ -137,11 +173,28 @@ public final class RowSampler {
     if (r.rank < 0) {
       r.rank = kernels.countAtLeast(raw, vocab, chosenRaw);
     }
-    finish(chain.ends(), history, chosen, r);
+    if (!scoring) { // a given token never ends the sequence: the client placed it
+      finish(chain.ends(), history, chosen, r);
+    }
     if (chain.explain()) {
       explain(chain, vocab, row, chosen, r);
     }
     return r;
+  }
+
+  /**
+   * A scored row's chain: every processor, and the selector only when it is deterministic (its
+   * choice is then the processed distribution). Returns the selector's choice, 0 when it did not
+   * run, or -1 when the processors left no candidate (the target's processed logprob is then -inf).
+   */
+  private int processors(Chain chain, int vocab, int row, boolean deterministic) {
+    for (Stage stage : chain.processors()) {
+      apply(stage, row);
+    }
+    if (!(candidates.maxLogit() > Float.NEGATIVE_INFINITY)) {
+      return -1;
+    }
+    return deterministic ? select(chain.selector(), vocab, row) : 0;
   }
 
   private void finish(EndRules ends, TokenLog history, int chosen, RowResult r) {
@@ -364,12 +417,15 @@ public final class RowSampler {
     if (chain.scoresLabels()) {
       scoreLabels(chain, row);
       last = "labels";
+    } else if (r.scored) {
+      last = "target"; // nothing is drawn: the last stage is the given token
     } else {
       select(chain.selector(), vocab, row);
       last = chain.selector().name();
     }
     RowResult.StageTrace end = trace(last, chosen);
-    double chosenP = isDeterministic(chain) ? 1.0 : end.chosenProbability;
+    double chosenP = r.scored ? Math.exp(r.processedLogprob)
+        : isDeterministic(chain) ? 1.0 : end.chosenProbability;
     r.stages.add(new RowResult.StageTrace(end.name, end.candidates, end.entropy, chosenP,
         end.topLogitGap));
   }

@@ -41,6 +41,14 @@ public final class TokenLog implements TokenHistory {
     return new TokenLog(new int[16], 0, 0);
   }
 
+  /** An independent copy (a forked sequence's history). */
+  public TokenLog copy() {
+    TokenLog c = new TokenLog(Arrays.copyOf(tokens, Math.max(16, length + 16)), promptLength, 0);
+    c.length = length;
+    c.maxTokenId = maxTokenId;
+    return c;
+  }
+
   /** Appends an output token. */
   public void append(int tokenId) {
     if (tokenId < 0) {

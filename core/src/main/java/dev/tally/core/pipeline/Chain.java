@@ -112,6 +112,25 @@ public final class Chain {
   }
 
   /**
+   * A sequence's chain for a copy of the sequence (a fork): every stage gets its own slot holding a
+   * {@link dev.tally.spi.SequenceState#copy copy} of this chain's state, at the same position in
+   * the history. A state whose copy throws is left for the child to rebuild from its history.
+   * Runs plugin code on the caller's thread.
+   */
+  public Chain fork() {
+    Chain child = forSequence();
+    if (child == this) {
+      return this; // nothing stateful: the chain is shared
+    }
+    List<StateSlot> from = slots();
+    List<StateSlot> to = child.slots();
+    for (int i = 0; i < from.size(); i++) {
+      to.get(i).copyFrom(from.get(i));
+    }
+    return child;
+  }
+
+  /**
    * A copy of every stage's state ({@link dev.tally.spi.SequenceState#copy}) and of how much of
    * the history each has accepted: a checkpoint to {@link #restoreState roll back} to, e.g. around
    * speculative tokens. Runs plugin code on the caller's thread.

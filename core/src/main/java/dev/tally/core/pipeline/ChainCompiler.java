@@ -95,8 +95,16 @@ public final class ChainCompiler {
     }
     return new Chain(b.stages, b.selector, new EndRules(b.eosTokenIds,
         config.stopTokenIds(), vocabulary, stops), (int) config.topLogprobs(),
-        config.processedLogprobs(), config.explain(), config.seed(), b.maxTokenId,
+        config.processedLogprobs(), config.explain(), seedOf(config), b.maxTokenId,
         b.maxTokenField, config.labelTokenIds(), b.rawTopHint);
+  }
+
+  /** The seed the chain draws with: the given one, or the one derived for its sample index. */
+  private static Long seedOf(SamplingConfig c) {
+    if (c.seed() == null || c.sampleIndex() == null) {
+      return c.seed(); // without a seed each sequence gets a random one: nothing to derive from
+    }
+    return dev.tally.core.random.CounterRandom.deriveSeed(c.seed(), c.sampleIndex());
   }
 
   /** structured_output: its mask is the first stage, before every other rule. */

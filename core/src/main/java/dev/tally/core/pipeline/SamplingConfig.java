@@ -27,6 +27,7 @@ public final class SamplingConfig {
   private int[] eosTokenIds = new int[0];
   private int[] stopTokenIds = new int[0];
   private Long seed;
+  private Long sampleIndex;
   private long topLogprobs;
   private boolean processedLogprobs;
   private boolean temperatureLast;
@@ -191,6 +192,16 @@ public final class SamplingConfig {
 
   public SamplingConfig seed(Long v) {
     seed = v;
+    return this;
+  }
+
+  /** {@code sample_index}: the row draws with {@code deriveSeed(seed, index)}; null = unset. */
+  public Long sampleIndex() {
+    return sampleIndex;
+  }
+
+  public SamplingConfig sampleIndex(Long v) {
+    sampleIndex = v;
     return this;
   }
 

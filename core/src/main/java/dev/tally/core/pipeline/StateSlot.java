@@ -76,6 +76,20 @@ final class StateSlot {
     return new Saved(state == null ? null : state.copy(), seen, built);
   }
 
+  /**
+   * Takes a copy of {@code other}'s state and position. When the copy throws, this slot stays
+   * empty and the state is rebuilt from the history at its next use.
+   */
+  void copyFrom(StateSlot other) {
+    try {
+      state = other.state == null ? null : other.state.copy();
+      seen = other.seen;
+      built = other.built;
+    } catch (RuntimeException e) {
+      state = null;
+    }
+  }
+
   /** Puts a saved state back (a copy of it, so the same save can be restored again). */
   void restore(Saved saved) {
     state = saved.state == null ? null : saved.state.copy();

@@ -23,4 +23,17 @@ public final class CounterRandom {
         out);
     return (((long) (out[0] >>> 6) << 27) + (out[1] >>> 5)) * 0x1.0p-53;
   }
+
+  /**
+   * The seed of the {@code index}-th of n samples under {@code seed} ({@code
+   * SamplingParams.sample_index}, a fork's): output words 0 and 1 of Philox4x32-10 keyed by the
+   * seed on the counter block (index low word, index high word, 0, 1). No draw uses a block whose
+   * last word is not 0, so derived seeds and draws never share a block; and a hash, unlike {@code
+   * seed + index}, makes child 1 of seed s unrelated to child 0 of seed s + 1.
+   */
+  public static long deriveSeed(long seed, long index) {
+    int[] out = BLOCK.get();
+    Philox.block((int) index, (int) (index >>> 32), 0, 1, (int) seed, (int) (seed >>> 32), out);
+    return (out[0] & 0xffffffffL) | ((long) out[1] << 32);
+  }
 }

@@ -5,6 +5,7 @@ import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
 import dev.tally.core.pipeline.Chain;
 import dev.tally.core.pipeline.ChainCompiler;
+import dev.tally.core.random.CounterRandom;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -30,12 +31,34 @@ public final class SessionState {
     private Chain chain;
     private final TokenLog history;
     private final long seed;
+    private double cumulativeLogprob;
 
-    Sequence(long id, Chain chain, TokenLog history, long seed) {
+    /** A new sequence: {@code chain} is the compiled one; the sequence binds its own copy. */
+    Sequence(long id, Chain chain, TokenLog history, long seed, double cumulativeLogprob) {
+      this(chain.forSequence(), id, history, seed, cumulativeLogprob);
+    }
+
+    private Sequence(Chain bound, long id, TokenLog history, long seed,
+        double cumulativeLogprob) {
       this.id = id;
-      this.chain = chain.forSequence();
+      this.chain = bound;
       this.history = history;
       this.seed = seed;
+      this.cumulativeLogprob = cumulativeLogprob;
+    }
+
+    /** A deep copy under {@code childId}: history, cumulative logprob and every stage's state. */
+    Sequence fork(long childId, long childSeed) {
+      return new Sequence(chain.fork(), childId, history.copy(), childSeed, cumulativeLogprob);
+    }
+
+    /**
+     * Adds an output token's raw logprob to the sequence's sum and returns the new sum ({@code
+     * TokenChoice.cumulative_logprob}).
+     */
+    public double addLogprob(float logprob) {
+      cumulativeLogprob += logprob;
+      return cumulativeLogprob;
     }
 
     public long id() {
@@ -68,6 +91,7 @@ public final class SessionState {
   private final Map<Long, Sequence> sequences = new HashMap<>();
   private final ChainCompiler compiler;
   private final int maxSequences;
+  private final int maxForks;
   private final LongSupplier seeds;
 
   /**
@@ -75,8 +99,19 @@ public final class SessionState {
    * @param seeds where sequences without a seed get one (the server: {@code SecureRandom})
    */
   public SessionState(ChainCompiler compiler, int maxSequences, LongSupplier seeds) {
+    this(compiler, maxSequences, maxSequences, seeds);
+  }
+
+  /**
+   * @param maxSequences the most sequences the session may hold at once
+   * @param maxForks the most forks one step may make
+   * @param seeds where sequences without a seed get one (the server: {@code SecureRandom})
+   */
+  public SessionState(ChainCompiler compiler, int maxSequences, int maxForks,
+      LongSupplier seeds) {
     this.compiler = compiler;
     this.maxSequences = maxSequences;
+    this.maxForks = maxForks;
     this.seeds = seeds;
   }
 
@@ -158,6 +193,17 @@ public final class SessionState {
    */
   public Step begin(List<SequenceSpec> added, long[] removed, List<AppendedTokens> appended,
       long[] rowSequenceIds, int rows) {
+    return begin(added, List.of(), removed, appended, rowSequenceIds, rows);
+  }
+
+  /**
+   * Like {@link #begin(List, long[], List, long[], int)}, with {@code forks} copied after {@code
+   * added} and before {@code removed}.
+   *
+   * @throws TallyException naming the offending field; nothing was changed then
+   */
+  public Step begin(List<SequenceSpec> added, List<ForkSpec> forks, long[] removed,
+      List<AppendedTokens> appended, long[] rowSequenceIds, int rows) {
     // Validate everything against a view of the registry after the step; mutate only at the end.
     Map<Long, Sequence> fresh = new HashMap<>();
     for (int i = 0; i < added.size(); i++) {
@@ -180,8 +226,10 @@ public final class SessionState {
         throw TallyException.invalidParams(field, field + ": " + e.getMessage());
       }
       long seed = chain.seed() != null ? chain.seed() : seeds.getAsLong();
-      fresh.put(spec.id(), new Sequence(spec.id(), chain, history, seed));
+      fresh.put(spec.id(), new Sequence(spec.id(), chain, history, seed,
+          spec.cumulativeLogprob()));
     }
+    forks(forks, fresh);
     Set<Long> gone = new HashSet<>();
     for (int i = 0; i < removed.length; i++) {
       long id = removed[i];
@@ -263,6 +311,45 @@ public final class SessionState {
     Map<Long, Sequence> addedNow = new HashMap<>(fresh);
     addedNow.keySet().removeAll(gone);
     return new Step(rowSequences, addedNow, removedNow, touched, lengths);
+  }
+
+  /**
+   * Copies each fork's parent, as it stands after {@code added} (or an earlier fork's child), into
+   * {@code fresh}. Copies are made while validating: they touch nothing registered, so a step that
+   * fails later just drops them.
+   */
+  private void forks(List<ForkSpec> forks, Map<Long, Sequence> fresh) {
+    if (forks.size() > maxForks) {
+      throw new TallyException(ErrorCode.LIMIT_EXCEEDED, "forks", "the step has " + forks.size()
+          + " forks; the limit (max_fork_children_per_step) is " + maxForks);
+    }
+    for (int i = 0; i < forks.size(); i++) {
+      ForkSpec f = forks.get(i);
+      String field = "forks[" + i + "]";
+      Sequence parent = fresh.containsKey(f.parentId()) ? fresh.get(f.parentId())
+          : sequences.get(f.parentId());
+      if (parent == null) {
+        throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, field + ".parent_id", field
+            + ": sequence " + Long.toUnsignedString(f.parentId()) + " is not registered");
+      }
+      if (sequences.containsKey(f.childId()) || fresh.containsKey(f.childId())) {
+        throw new TallyException(ErrorCode.DUPLICATE_SEQUENCE, field + ".child_id", field
+            + ": sequence " + Long.toUnsignedString(f.childId()) + " is already registered");
+      }
+      for (int t : f.appendTokenIds()) {
+        if (t < 0) {
+          throw TallyException.invalidParams(field + ".append_token_ids",
+              field + ".append_token_ids holds a negative token id: " + t);
+        }
+      }
+      long seed = f.seed() != null ? f.seed() : f.sampleIndex() != null
+          ? CounterRandom.deriveSeed(parent.seed(), f.sampleIndex()) : parent.seed();
+      Sequence child = parent.fork(f.childId(), seed);
+      for (int t : f.appendTokenIds()) {
+        child.history().append(t);
+      }
+      fresh.put(f.childId(), child);
+    }
   }
 
   /** Frees every sequence (the stream ended). */

@@ -298,6 +298,73 @@ final class RowSamplerTest {
     }
   }
 
+  // ---- scoring a given token (teacher forcing) ---------------------------------------------------
+
+  private static RowResult score(SamplingConfig c, int target, float... logits) {
+    return new RowSampler().sample(LogitsTensor.ofFloats(1, logits.length, logits), 0, compile(c),
+        TokenLog.empty(), 7, target);
+  }
+
+  @Test
+  void aScoredTokenGetsItsRawAndProcessedLogprobsWithoutADraw() {
+    float[] logits = {0.5f, 2f, 1f, -1f, 1.5f, 2f};
+    SamplingConfig c = config().topK(3).temperature(0.7f).topLogprobs(2).eosTokenIds(new int[] {2});
+    double[] raw = logSoftmax(0.5, 2, 1, -1, 1.5, 2);
+    double[] kept = logSoftmax(2 / 0.7f, 1.5f / 0.7f, 2 / 0.7f); // tokens 1, 4, 5 survive top-k 3
+    for (int target = 0; target < logits.length; target++) {
+      RowResult r = score(c, target, logits);
+      assertThat(r.failed()).as("%s", r.error()).isFalse();
+      assertThat(r.tokenId()).isEqualTo(target);
+      assertThat(r.scored()).isTrue();
+      assertThat(r.finish()).as("a given token never ends the sequence, EOS included")
+          .isEqualTo(RowResult.Finish.NONE);
+      assertThat((double) r.logprob()).isCloseTo(raw[target], within(TOL));
+      assertThat(r.rank()).isEqualTo(new int[] {5, 2, 4, 6, 3, 2}[target]);
+      assertThat(r.isGreedy()).as("raw argmax, ties to the lowest id: token 1")
+          .isEqualTo(target == 1);
+      assertThat(r.topIds()).containsExactly(1, 5); // raw top-2, whatever the target
+      int at = target == 1 ? 0 : target == 4 ? 1 : target == 5 ? 2 : -1;
+      if (at < 0) {
+        assertThat(r.processedLogprob()).as("removed by top-k").isEqualTo(NEG_INF);
+      } else {
+        assertThat((double) r.processedLogprob()).isCloseTo(kept[at], within(TOL));
+      }
+    }
+  }
+
+  @Test
+  void aScoredTokenUnderGreedyHasProbabilityOneOrZero() {
+    SamplingConfig c = config().temperature(0f).topLogprobs(3).processedLogprobs(true);
+    RowResult best = score(c, 1, 1f, 3f, 3f, 2f);
+    assertThat(best.processedLogprob()).isZero();
+    assertThat(best.topIds()).containsExactly(1);
+    RowResult tie = score(c, 2, 1f, 3f, 3f, 2f);
+    assertThat(tie.processedLogprob()).isEqualTo(NEG_INF);
+    assertThat(tie.isGreedy()).isFalse();
+    assertThat(tie.topIds()).containsExactly(1); // the processed distribution: all on token 1
+  }
+
+  @Test
+  void aScoredTokenWhenNoCandidateIsLeftIsMinusInfinityNotAnError() {
+    RowResult r = score(config().bannedTokenIds(new int[] {0, 1, 2}).topLogprobs(2)
+        .processedLogprobs(true), 1, 1f, 2f, 3f);
+    assertThat(r.failed()).isFalse();
+    assertThat(r.processedLogprob()).isEqualTo(NEG_INF);
+    assertThat(r.topIds()).isEmpty();
+    assertThat((double) r.logprob()).isCloseTo(logSoftmax(1, 2, 3)[1], within(TOL));
+  }
+
+  @Test
+  void aScoredTokenMustBeInTheRowAndNotBesideLabels() {
+    RowResult out = score(config(), 3, 1f, 2f, 3f);
+    assertThat(out.error().code()).isEqualTo(ErrorCode.INVALID_PARAMS);
+    assertThat(out.error().getMessage())
+        .isEqualTo("row 0: the target token 3 is outside the vocabulary of 3");
+    RowResult labels = score(config().labelTokenIds(new int[] {0, 1}), 1, 1f, 2f, 3f);
+    assertThat(labels.error().code()).isEqualTo(ErrorCode.INVALID_PARAMS);
+    assertThat(labels.error().getMessage()).contains("label_token_ids");
+  }
+
   // ---- bad rows --------------------------------------------------------------------------------
 
   @Test

@@ -279,4 +279,39 @@ final class ChainStateTest {
     assertThat(Map.of("fed", ((Log) chain.processors().get(0).slot().peek()).tokens))
         .containsEntry("fed", List.of(0, 1));
   }
+
+  /**
+   * A fork copies each stage's state ({@code SequenceState.copy}, no rebuild) at the parent's
+   * position; afterwards parent and child advance independently.
+   */
+  @Test
+  void aForkCopiesEveryStageStateAndTheCopiesAreIndependent() {
+    SessionState session = new SessionState(COMPILER, 8, 8, () -> 1L);
+    session.apply(List.of(new SequenceSpec(1, config(false), new int[] {4}, new int[0])),
+        new long[0], List.of(), new long[0], 0);
+    SessionState.Sequence parent = session.get(1);
+    for (int step = 0; step < 3; step++) {
+      parent.history().append(sample(parent.chain(), parent.history(), 10).tokenId());
+    }
+    sample(parent.chain(), parent.history(), 10); // the parent's state has seen 1, 2, 3
+    int built = BUILT.get();
+    session.begin(List.of(), List.of(new dev.tally.core.session.ForkSpec(1, 2, null, null,
+        new int[] {9})), new long[0], List.of(), new long[0], 0);
+    SessionState.Sequence child = session.get(2);
+    Log childState = (Log) child.chain().processors().get(0).slot().peek();
+    Log parentState = (Log) parent.chain().processors().get(0).slot().peek();
+    assertThat(childState).isNotSameAs(parentState);
+    assertThat(childState.tokens).containsExactly(1, 2, 3);
+    assertThat(child.seed()).isEqualTo(parent.seed());
+    assertThat(child.history().length()).isEqualTo(parent.history().length() + 1); // + the 9
+
+    RowResult c = sample(child.chain(), child.history(), 10); // feeds the appended 9
+    assertThat(c.tokenId()).isEqualTo(5); // built at length 1, four tokens seen
+    assertThat(childState.tokens).containsExactly(1, 2, 3, 9);
+    assertThat(parentState.tokens).containsExactly(1, 2, 3);
+    RowResult p = sample(parent.chain(), parent.history(), 10);
+    assertThat(p.tokenId()).isEqualTo(4);
+    assertThat(parentState.tokens).containsExactly(1, 2, 3);
+    assertThat(BUILT.get()).as("copied, never rebuilt").isEqualTo(built);
+  }
 }

@@ -89,4 +89,43 @@ final class CounterRandomTest {
     assertThat(ChiSquare.statistic(bySeed, expected)).isLessThan(critical);
     assertThat(ChiSquare.statistic(byStream, expected)).isLessThan(critical);
   }
+
+  /**
+   * DeriveSeed's published vectors (docs/decode-modes.md; the Python client's derive_seed pins the
+   * same ones from its own Philox): (seed, index) to the derived seed.
+   */
+  @Test
+  void derivedSeedsArePinned() {
+    long[][] vectors = {
+        {0, 0, 0x1348e23f2dce73e5L},
+        {0, 1, 0x510c4549e9535be3L},
+        {1, 0, 0x1e047488127bee41L},
+        {42, 0, 0x9807e02220439b04L},
+        {42, 1, 0x5a936ff51f858d22L},
+        {42, 7, 0xd53e8e3dd9c2c303L},
+        {0x0123456789abcdefL, 3, 0x3d09dc50958b3c87L},
+        {-1L, 0xffffffffL, 0xdfb9c3627520aa8bL},
+        {20261207L, 1L << 32, 0x7fcdcf6c09be965dL}};
+    for (long[] v : vectors) {
+      assertThat(CounterRandom.deriveSeed(v[0], v[1])).as("seed %d index %d", v[0], v[1])
+          .isEqualTo(v[2]);
+    }
+    // The layout: words 0 and 1 of the block (index low, index high, 0, 1) under the seed.
+    int[] out = new int[4];
+    Philox.block(7, 0, 0, 1, 42, 0, out);
+    assertThat(CounterRandom.deriveSeed(42, 7))
+        .isEqualTo((out[0] & 0xffffffffL) | ((long) out[1] << 32));
+  }
+
+  /** Unlike seed + index, child i + 1 of seed s is not child i of seed s + 1; all are distinct. */
+  @Test
+  void derivedSeedsOfNeighbouringSeedsNeverCoincide() {
+    Set<Long> seen = new HashSet<>();
+    for (long seed = 0; seed < 200; seed++) {
+      for (long index = 0; index < 200; index++) {
+        assertThat(seen.add(CounterRandom.deriveSeed(seed, index))).as("%d %d", seed, index)
+            .isTrue();
+      }
+    }
+  }
 }

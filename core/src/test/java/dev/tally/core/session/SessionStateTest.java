@@ -199,4 +199,93 @@ final class SessionStateTest {
     TallyException e = refused(List.of(), new long[] {-2L}, List.of(), new long[0], 0);
     assertThat(e.getMessage()).contains("18446744073709551614");
   }
+
+  private static ForkSpec fork(long parent, long child, int... append) {
+    return new ForkSpec(parent, child, null, null, append);
+  }
+
+  private TallyException refusedFork(List<SequenceSpec> added, List<ForkSpec> forks,
+      long[] removed, long[] rows) {
+    int[] before = snapshot();
+    try {
+      state.begin(added, forks, removed, List.of(), rows, rows.length);
+    } catch (TallyException e) {
+      assertThat(snapshot()).as("registry unchanged").containsExactly(before);
+      return e;
+    }
+    throw new AssertionError("expected the step to be refused");
+  }
+
+  @Test
+  void forksCopyTheParentAfterAddedAndBeforeRemovedAndAppended() {
+    state.apply(List.of(seq(1, new SamplingConfig().seed(42L))), NONE, List.of(), NONE, 0);
+    state.get(1).history().append(5);
+    state.get(1).addLogprob(-1.5f);
+    // Fork 1 twice (one child forked again), drop the parent, append to it: the children see
+    // neither; one child is sampled in the same step.
+    SessionState.Sequence[] rows = state.begin(List.of(),
+        List.of(fork(1, 2, 7), new ForkSpec(1, 3, 99L, null, new int[0]),
+            new ForkSpec(2, 4, null, 3L, new int[] {8})),
+        new long[] {1}, List.of(), new long[] {4}, 1).rows();
+    assertThat(state.get(1)).isNull();
+    assertThat(tokens(state.get(2))).containsExactly(1, 5, 7);
+    assertThat(tokens(state.get(3))).containsExactly(1, 5);
+    assertThat(tokens(state.get(4))).containsExactly(1, 5, 7, 8);
+    assertThat(rows[0]).isSameAs(state.get(4));
+    assertThat(state.get(2).seed()).isEqualTo(42L);
+    assertThat(state.get(3).seed()).isEqualTo(99L);
+    assertThat(state.get(4).seed()).isEqualTo(dev.tally.core.random.CounterRandom.deriveSeed(42, 3));
+    assertThat(state.get(2).history().promptLength()).isEqualTo(1);
+    assertThat(state.get(4).addLogprob(-0.25f)).isEqualTo(-1.75);
+    assertThat(state.get(2).addLogprob(0f)).as("independent sums").isEqualTo(-1.5);
+  }
+
+  @Test
+  void badForksAreRefusedNamingTheFieldAndChangeNothing() {
+    state.apply(List.of(seq(1, 1), seq(2, 1)), NONE, List.of(), NONE, 0);
+    TallyException e = refusedFork(List.of(), List.of(fork(9, 5)), NONE, NONE);
+    assertThat(e.code()).isEqualTo(ErrorCode.UNKNOWN_SEQUENCE);
+    assertThat(e.field()).isEqualTo("forks[0].parent_id");
+    assertThat(e.getMessage()).isEqualTo("forks[0]: sequence 9 is not registered");
+    e = refusedFork(List.of(), List.of(fork(1, 5), fork(1, 2)), NONE, NONE);
+    assertThat(e.code()).isEqualTo(ErrorCode.DUPLICATE_SEQUENCE);
+    assertThat(e.field()).isEqualTo("forks[1].child_id");
+    e = refusedFork(List.of(), List.of(fork(1, 5), fork(1, 5)), NONE, NONE);
+    assertThat(e.field()).isEqualTo("forks[1].child_id");
+    e = refusedFork(List.of(), List.of(fork(1, 5, 3, -2)), NONE, NONE);
+    assertThat(e.code()).isEqualTo(ErrorCode.INVALID_PARAMS);
+    assertThat(e.field()).isEqualTo("forks[0].append_token_ids");
+    // The session's limit (4) counts children; a later error still drops the copies.
+    e = refusedFork(List.of(), List.of(fork(1, 5), fork(1, 6), fork(1, 7)), NONE, NONE);
+    assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
+    e = refusedFork(List.of(), List.of(fork(1, 5)), new long[] {8}, NONE);
+    assertThat(e.field()).isEqualTo("removed[0]");
+    assertThat(state.get(5)).isNull();
+  }
+
+  @Test
+  void aForkedChildIsRolledBackWithItsStep() {
+    state.apply(List.of(seq(1, 1)), NONE, List.of(), NONE, 0);
+    SessionState.Step step = state.begin(List.of(), List.of(fork(1, 2, 4)), new long[] {1},
+        List.of(), new long[] {2}, 1);
+    step.rollback();
+    assertThat(state.get(2)).isNull();
+    assertThat(tokens(state.get(1))).containsExactly(1);
+  }
+
+  @Test
+  void aStepMayForkAtMostTheLimit() {
+    SessionState small = new SessionState(Sampling.compiler(), 10, 2, nextSeed::getAndIncrement);
+    small.apply(List.of(seq(1, 1)), NONE, List.of(), NONE, 0);
+    try {
+      small.begin(List.of(), List.of(fork(1, 2), fork(1, 3), fork(1, 4)), NONE, List.of(), NONE,
+          0);
+      throw new AssertionError("expected a refusal");
+    } catch (TallyException e) {
+      assertThat(e.code()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
+      assertThat(e.field()).isEqualTo("forks");
+      assertThat(e.getMessage())
+          .isEqualTo("the step has 3 forks; the limit (max_fork_children_per_step) is 2");
+    }
+  }
 }

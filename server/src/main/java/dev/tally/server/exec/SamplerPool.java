@@ -205,7 +205,8 @@ public final class SamplerPool implements AutoCloseable {
         RowJob job = jobs[row];
         RowResult result;
         try {
-          result = sampler.sample(logits, row, job.chain(), job.history(), job.seed());
+          result = sampler.sample(logits, row, job.chain(), job.history(), job.seed(),
+              job.target());
         } catch (RuntimeException | Error e) {
           if (states.compareAndSet(row, RUNNING, DONE)) {
             done.completeExceptionally(e); // a bug in Tally itself, not a bad row

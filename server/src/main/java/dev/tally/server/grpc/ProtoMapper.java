@@ -67,6 +67,7 @@ final class ProtoMapper {
         .eosTokenIds(toArray(p.getEosTokenIdsList()))
         .stopTokenIds(toArray(p.getStopTokenIdsList()))
         .seed(p.hasSeed() ? p.getSeed() : null)
+        .sampleIndex(p.hasSampleIndex() ? Integer.toUnsignedLong(p.getSampleIndex()) : null)
         .topLogprobs(Integer.toUnsignedLong(p.getTopLogprobs()))
         .processedLogprobs(p.getTopLogprobsMode() == LogprobsMode.LOGPROBS_MODE_PROCESSED)
         .temperatureLast(p.getOrder() == Order.ORDER_TEMPERATURE_LAST)
@@ -160,12 +161,49 @@ final class ProtoMapper {
     }
   }
 
+  /**
+   * Each row's target token, from {@code field} (empty, or one per row; -1 draws), as {@link
+   * dev.tally.core.engine.RowSampler#DRAW} or a token id in {@code [0, vocabSize)}.
+   *
+   * @throws TallyException INVALID_PARAMS naming the field and the entry
+   */
+  static int[] targets(List<Integer> given, int rows, int vocabSize, String field) {
+    int[] out = new int[rows];
+    java.util.Arrays.fill(out, dev.tally.core.engine.RowSampler.DRAW);
+    if (given.isEmpty()) {
+      return out;
+    }
+    if (given.size() != rows) {
+      throw TallyException.invalidParams(field, field + " must be empty or have one entry per row ("
+          + rows + "), got " + given.size());
+    }
+    for (int i = 0; i < rows; i++) {
+      int t = given.get(i);
+      if (t < -1 || t >= vocabSize) {
+        throw TallyException.invalidParams(field + "[" + i + "]", field + "[" + i + "] is " + t
+            + ": a token id in [0, " + vocabSize + ") to score, or -1 to draw");
+      }
+      out[i] = t;
+    }
+    return out;
+  }
+
+  /** A {@code Sample} row: its cumulative logprob is its own. */
   static TokenChoice toChoice(RowResult r) {
+    return toChoice(r, r.logprob());
+  }
+
+  /** A row, with its sequence's cumulative logprob (ignored when the row failed). */
+  static TokenChoice toChoice(RowResult r, double cumulativeLogprob) {
     TokenChoice.Builder b = TokenChoice.newBuilder().setSeed(r.seed());
     if (r.failed()) {
       return b.setTokenId(-1).setError(Errors.toStatus(r.error())).build();
     }
     b.setTokenId(r.tokenId())
+        .setCumulativeLogprob(cumulativeLogprob)
+        .setIsGreedy(r.isGreedy())
+        .setVerdict(r.scored() ? dev.tally.api.v1.Verdict.VERDICT_SCORED
+            : dev.tally.api.v1.Verdict.VERDICT_UNSPECIFIED)
         .setLogprob(r.logprob())
         .setProcessedLogprob(r.processedLogprob())
         .setRank(r.rank())

@@ -176,13 +176,15 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
         throw e.under("params[" + i + "]");
       }
     }
+    int[] targets = ProtoMapper.targets(request.getTargetTokenIdsList(), rows, logits.vocabSize(),
+        "target_token_ids");
     RowJob[] jobs = new RowJob[rows];
     for (int row = 0; row < rows; row++) {
       Chain chain = chains[paramCount == 1 ? 0 : row];
       TokenLog history = historyCount == 0 ? TokenLog.empty()
           : history(request.getHistories(row), row, logits.vocabSize());
       long seed = chain.seed() != null ? chain.seed() : seeds.getAsLong();
-      jobs[row] = new RowJob(chain, history, seed);
+      jobs[row] = new RowJob(chain, history, seed, targets[row]);
     }
     return jobs;
   }
@@ -220,7 +222,8 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     }
     SessionCall call;
     try {
-      SessionState state = new SessionState(compiler, config.maxSequencesPerSession(), seeds);
+      SessionState state = new SessionState(compiler, config.maxSequencesPerSession(),
+          config.maxRows(), seeds);
       RegionTable connection = ConnectionRegions.current();
       RegionTable own = sharedMemory.newTable(connection == null ? null
           : connection.unavailableReason());
@@ -312,6 +315,9 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
     return Value.newBuilder().setStringValue(String.valueOf(v)).build();
   }
 
+  /** The decode modes of docs/decode-modes.md this server implements. */
+  static final List<String> FEATURES = List.of("fork", "sample_index", "score");
+
   @Override
   public void getServerInfo(GetServerInfoRequest request, StreamObserver<ServerInfo> out) {
     ServerInfo.Builder b = ServerInfo.newBuilder()
@@ -329,7 +335,9 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setMaxSharedMemoryBytes(sharedMemory.config().maxBytesMapped())
             .setMaxStepElements(config.maxStepElements())
             .setMaxVocabularies(vocabularies.maxVocabularies())
-            .setMaxVocabularyBytes(vocabularies.maxBytes()))
+            .setMaxVocabularyBytes(vocabularies.maxBytes())
+            .setMaxForkChildrenPerStep(config.maxRows()))
+        .addAllFeatures(FEATURES)
         .setSharedMemory(sharedMemoryStatus())
         .setConnectionLimits(ProtoMapper.toProto(config.connectionLimits()))
         .addAllTransports(info.transports())

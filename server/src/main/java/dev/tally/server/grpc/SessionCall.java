@@ -1,5 +1,6 @@
 package dev.tally.server.grpc;
 
+import dev.tally.api.v1.Fork;
 import dev.tally.api.v1.RegisterSharedMemoryRequest;
 import dev.tally.api.v1.Sequence;
 import dev.tally.api.v1.SequenceTokens;
@@ -9,6 +10,7 @@ import dev.tally.core.engine.RowResult;
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
 import dev.tally.core.session.AppendedTokens;
+import dev.tally.core.session.ForkSpec;
 import dev.tally.core.session.SequenceSpec;
 import dev.tally.core.session.SessionState;
 import dev.tally.server.exec.RowJob;
@@ -112,6 +114,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     final long received = System.nanoTime();
     final long logitsBytes = StepLogits.inlineBytes(request.getLogits());
     SessionState.Step step;
+    int[] targets;
     StepLogits logits = null;
     List<String> registered = new ArrayList<>();
     try {
@@ -119,8 +122,11 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       logits = request.hasLogits()
           ? StepLogits.of(request.getLogits(), limits, regions, connectionRegions) : null;
       int rowCount = logits == null ? 0 : logits.tensor().rows();
-      step = state.begin(added(request.getAddedList()), toLongs(request.getRemovedList()),
-          appended(request.getAppendedList()), toLongs(request.getRowSequenceIdsList()), rowCount);
+      targets = ProtoMapper.targets(request.getRowTargetTokenIdsList(), rowCount,
+          logits == null ? 0 : logits.tensor().vocabSize(), "row_target_token_ids");
+      step = state.begin(added(request.getAddedList()), forks(request.getForksList()),
+          toLongs(request.getRemovedList()), appended(request.getAppendedList()),
+          toLongs(request.getRowSequenceIdsList()), rowCount);
       unregisterRegions(request); // last: a step that fails before here changed nothing
     } catch (TallyException e) {
       if (stats != null) {
@@ -155,7 +161,7 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     RowJob[] jobs = new RowJob[rows.length];
     for (int i = 0; i < rows.length; i++) {
-      jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed());
+      jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed(), targets[i]);
     }
     final StepLogits stepLogits = logits;
     final long decoded = System.nanoTime();
@@ -186,15 +192,17 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       } else {
         for (int i = 0; i < results.length; i++) {
           RowResult r = sessionRow(results[i], i, rows[i]);
+          double cumulative = 0;
           if (!r.failed()) {
             rows[i].history().append(r.tokenId()); // the chosen token joins its sequence
+            cumulative = rows[i].addLogprob(r.logprob());
           } else if (r.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
             // The abandoned row's thread may still be in the sequence's stage states: let them
             // go; the next step rebuilds them from the history.
             rows[i].discardState();
             logitsFree = false;
           }
-          response.addChoices(ProtoMapper.toChoice(r));
+          response.addChoices(ProtoMapper.toChoice(r, cumulative));
         }
       }
       stepLogits.release(); // before the response: the response frees the client's slot
@@ -367,7 +375,17 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     for (Sequence s : sequences) {
       out.add(new SequenceSpec(s.getId(), ProtoMapper.toConfig(s.getParams()),
           ProtoMapper.toArray(s.getPromptTokenIdsList()),
-          ProtoMapper.toArray(s.getOutputTokenIdsList())));
+          ProtoMapper.toArray(s.getOutputTokenIdsList()), s.getCumulativeLogprob()));
+    }
+    return out;
+  }
+
+  private static List<ForkSpec> forks(List<Fork> forks) {
+    List<ForkSpec> out = new ArrayList<>(forks.size());
+    for (Fork f : forks) {
+      out.add(new ForkSpec(f.getParentId(), f.getChildId(), f.hasSeed() ? f.getSeed() : null,
+          f.hasSampleIndex() ? Integer.toUnsignedLong(f.getSampleIndex()) : null,
+          ProtoMapper.toArray(f.getAppendTokenIdsList())));
     }
     return out;
   }
