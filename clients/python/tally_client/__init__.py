@@ -18,6 +18,7 @@ from tally_client._errors import TallyError
 from tally_client._params import SAMPLING_KEYWORDS, to_params
 from tally_client._proto.tally.v1 import sampler_pb2, sampler_pb2_grpc
 from tally_client._result import Result, StopMatch
+from tally_client._seeds import derive_seed
 from tally_client._tokenizer import DecodedVocabulary, decode_tokenizer_json
 from tally_client._tensor import to_logits
 
@@ -34,6 +35,7 @@ __all__ = [
     "StopMatch",
     "TallyError",
     "decode_tokenizer_json",
+    "derive_seed",
     "sampler_pb2",
     "sampler_pb2_grpc",
     "to_logits",

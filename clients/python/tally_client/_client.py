@@ -55,6 +55,11 @@ def _ids(values: Iterable[Any]) -> list[int]:
     return [int(v) for v in values]
 
 
+def _targets(targets: Optional[Iterable[int]]) -> list[int]:
+    """Teacher-forcing targets (-1 draws), or none at all."""
+    return [] if targets is None else _ids(targets)
+
+
 def _history(h: Any) -> pb.TokenHistory:
     if isinstance(h, pb.TokenHistory):
         return h
@@ -185,6 +190,7 @@ class Client:
         *,
         histories: Optional[Sequence[Any]] = None,
         params: Any = None,
+        targets: Optional[Iterable[int]] = None,
         timeout: Optional[float] = None,
         shared_memory: bool = False,
         **sampling: Any,
@@ -204,7 +210,10 @@ class Client:
                 `frequency_penalty`, `penalty_last_n`, `logit_bias`, `allowed_token_ids`,
                 `banned_token_ids`, `min_tokens`, `eos_token_ids`, `stop_token_ids`, `seed`,
                 `top_logprobs`, `top_logprobs_mode`, `order`, `processors`, `pipeline`,
-                `explain`, `vocabulary`, `stop`.
+                `explain`, `vocabulary`, `stop`, `structured_output`, `sample_index` (the i-th
+                of n samples under `seed`: it draws with `derive_seed(seed, i)`).
+            targets: teacher forcing: None, or one per row, -1 to draw or a token id to score
+                instead (`Result.scored`; processed logprob -inf where the chain removed it).
             shared_memory: write `logits` into a shared-memory region of this client (made and
                 registered on first use, one per call in flight) instead of sending its bytes;
                 needs a server on this host reached over its Unix socket or loopback.
@@ -222,7 +231,7 @@ class Client:
         region = self._take_region(nbytes_of(logits), timeout) \
             if shared_memory and not isinstance(logits, pb.Logits) else None
         try:
-            message = pb.SampleRequest(params=plist)
+            message = pb.SampleRequest(params=plist, target_token_ids=_targets(targets))
             if histories is not None:
                 message.histories.extend(_history(h) for h in histories)
             request: Any = message
@@ -366,6 +375,7 @@ class Session:
         self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._call = method(iter(self._requests.get, _END), timeout=timeout, metadata=metadata)
         self._added: list[pb.Sequence] = []
+        self._forks: list[pb.Fork] = []
         self._removed: list[int] = []
         self._appended: list[pb.SequenceTokens] = []
         self._sequences: set[int] = set()
@@ -428,13 +438,31 @@ class Session:
         prompt_token_ids: Iterable[int] = (),
         output_token_ids: Iterable[int] = (),
         params: Any = None,
+        cumulative_logprob: float = 0.0,
         **sampling: Any,
     ) -> None:
         """Registers a sequence (sent with the next step): its prompt, any output it already
-        has (resuming), and its sampling parameters (`**sampling`, as in `Client.sample`)."""
+        has (resuming, with the `cumulative_logprob` it had), and its sampling parameters
+        (`**sampling`, as in `Client.sample`)."""
         self._added.append(pb.Sequence(
             id=int(seq_id), params=_params(params, sampling),
-            prompt_token_ids=_ids(prompt_token_ids), output_token_ids=_ids(output_token_ids)))
+            prompt_token_ids=_ids(prompt_token_ids), output_token_ids=_ids(output_token_ids),
+            cumulative_logprob=float(cumulative_logprob)))
+
+    def fork(self, parent_id: int, child_id: int, *, seed: Optional[int] = None,
+             sample_index: Optional[int] = None, append_token_ids: Iterable[int] = ()) -> None:
+        """Copies a sequence under a new id (sent with the next step, after `add` and before
+        `remove` and `append`): its parameters, tokens, cumulative logprob and every stage's state
+        (penalties, min_tokens, plugins, the structured-output constraint). The child draws with
+        `seed`, else `derive_seed(parent's seed, sample_index)`, else the parent's seed; then
+        `append_token_ids` are appended to it (beam expansion: fork and append)."""
+        f = pb.Fork(parent_id=int(parent_id), child_id=int(child_id),
+                    append_token_ids=_ids(append_token_ids))
+        if seed is not None:
+            f.seed = int(seed)
+        if sample_index is not None:
+            f.sample_index = int(sample_index)
+        self._forks.append(f)
 
     def remove(self, seq_id: int) -> None:
         """Drops a sequence (sent with the next step)."""
@@ -447,11 +475,13 @@ class Session:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def step(self, seq_ids: Iterable[int], logits: Any) -> Result:
+    def step(self, seq_ids: Iterable[int], logits: Any,
+             targets: Optional[Iterable[int]] = None) -> Result:
         """Samples row i of `logits` for sequence `seq_ids[i]`; returns a `Result` in row order.
 
-        Pending `add`/`remove`/`append` calls travel with this step. `logits` is as in
-        `Client.sample`. Raises `SessionStepError` if Tally refused the whole step (nothing
+        Pending `add`/`fork`/`remove`/`append` calls travel with this step. `logits` is as in
+        `Client.sample`; `targets` (teacher forcing), one per row, scores the given token instead
+        of drawing (-1 draws) and appends it to the sequence. Raises `SessionStepError` if Tally refused the whole step (nothing
         applied, the session goes on), `TallyError` if the stream itself failed.
         """
         ids = _ids(seq_ids)
@@ -465,10 +495,12 @@ class Session:
             tensor = inline = InlineRequest(logits)  # its message is built in _send
         if tensor.rows != len(ids):
             raise ValueError(f"{len(ids)} sequence ids for {tensor.rows} rows of logits")
+        row_targets = _targets(targets)
         if inline is not None:
-            response = self._send(inline, row_sequence_ids=ids)
+            response = self._send(inline, row_sequence_ids=ids, row_target_token_ids=row_targets)
         else:
-            response = self._send(row_sequence_ids=ids, logits=tensor)
+            response = self._send(row_sequence_ids=ids, logits=tensor,
+                                  row_target_token_ids=row_targets)
         return Result(response.choices, ids)
 
     def _shared_region(self, nbytes: int) -> Region:
@@ -490,21 +522,23 @@ class Session:
         return region
 
     def flush(self) -> None:
-        """Sends pending `add`/`remove`/`append` calls now, in a step with no rows."""
-        if self._added or self._removed or self._appended:
+        """Sends pending `add`/`fork`/`remove`/`append` calls now, in a step with no rows."""
+        if self._added or self._forks or self._removed or self._appended:
             self._send()
 
     def _send(self, inline: Optional[InlineRequest] = None, **fields: Any) -> pb.SessionResponse:
         """Sends the pending registry changes with `fields` (or with `inline`'s logits)."""
         if self._closed:
             raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
-        added, removed, appended = self._added, self._removed, self._appended
-        self._added, self._removed, self._appended = [], [], []
-        request = pb.SessionRequest(added=added, removed=removed, appended=appended, **fields)
+        added, forks, removed, appended = self._added, self._forks, self._removed, self._appended
+        self._added, self._forks, self._removed, self._appended = [], [], [], []
+        request = pb.SessionRequest(added=added, forks=forks, removed=removed, appended=appended,
+                                    **fields)
         if inline is not None:
             inline.message = request
         response = self._exchange(request, inline)
         self._sequences.update(s.id for s in added)
+        self._sequences.update(f.child_id for f in forks)
         self._sequences.difference_update(removed)
         return response
 

@@ -15,7 +15,7 @@ _FLOATS = (
     "temperature", "top_p", "min_p", "typical_p", "top_n_sigma",
     "repetition_penalty", "presence_penalty", "frequency_penalty",
 )
-_INTS = ("top_k", "penalty_last_n", "min_tokens", "top_logprobs", "seed")
+_INTS = ("top_k", "penalty_last_n", "min_tokens", "top_logprobs", "seed", "sample_index")
 _ID_LISTS = ("allowed_token_ids", "banned_token_ids", "eos_token_ids", "stop_token_ids")
 _OTHERS = ("logit_bias", "top_logprobs_mode", "order", "processors", "pipeline", "explain",
            "vocabulary", "stop", "structured_output")

@@ -35,6 +35,13 @@ class Result:
             (0 for greedy).
         ranks: `np.ndarray[int64]`, 1 = the most likely token under the raw logits.
         seeds: `np.ndarray[uint64]`, the seed each row was drawn with.
+        cumulative_logprobs: `np.ndarray[float64]`, the sum of the raw logprobs of the
+            sequence's output tokens Tally has seen, this one included (`Client.sample`: the
+            row's own): rank n samples by it.
+        is_greedy: `np.ndarray[bool]`, True where the token is the raw argmax (ties to the lowest
+            id), lm-evaluation-harness's definition.
+        scored: `np.ndarray[bool]`, True where the token was given (`targets`) and scored, not
+            drawn.
         top_logprobs: per row, `{token_id: logprob}` for the `top_logprobs` best tokens, best
             first (empty unless `top_logprobs` was asked for).
         finish_reasons: per row, None (go on), `"eos"` (an `eos_token_ids` token was chosen),
@@ -48,7 +55,8 @@ class Result:
     """
 
     __slots__ = ("token_ids", "logprobs", "processed_logprobs", "ranks", "seeds",
-                 "top_logprobs", "finish_reasons", "stop_matches", "errors", "seq_ids", "choices")
+                 "cumulative_logprobs", "is_greedy", "scored", "top_logprobs", "finish_reasons",
+                 "stop_matches", "errors", "seq_ids", "choices")
 
     def __init__(self, choices: Sequence[pb.TokenChoice], seq_ids: Optional[Sequence[int]] = None):
         n = len(choices)
@@ -60,6 +68,11 @@ class Result:
             (c.processed_logprob for c in choices), dtype=np.float32, count=n)
         self.ranks = np.fromiter((c.rank for c in choices), dtype=np.int64, count=n)
         self.seeds = np.fromiter((c.seed for c in choices), dtype=np.uint64, count=n)
+        self.cumulative_logprobs = np.fromiter(
+            (c.cumulative_logprob for c in choices), dtype=np.float64, count=n)
+        self.is_greedy = np.fromiter((c.is_greedy for c in choices), dtype=bool, count=n)
+        self.scored = np.fromiter((c.verdict == pb.VERDICT_SCORED for c in choices), dtype=bool,
+                                  count=n)
         self.top_logprobs = [{t.token_id: t.logprob for t in c.top_logprobs} for c in choices]
         self.finish_reasons = [_FINISH.get(c.finish_reason) for c in choices]
         self.stop_matches = [

@@ -41,6 +41,8 @@ UNAVAILABLE: ErrorCode
 UNKNOWN_PROCESSOR: ErrorCode
 UNKNOWN_SEQUENCE: ErrorCode
 UNKNOWN_VOCABULARY: ErrorCode
+VERDICT_SCORED: Verdict
+VERDICT_UNSPECIFIED: Verdict
 VOCABULARY_EXISTS: ErrorCode
 
 class Choice(_message.Message):
@@ -79,6 +81,20 @@ class Explanation(_message.Message):
     top_logit_gap: float
     def __init__(self, stages: _Optional[_Iterable[_Union[StageTrace, _Mapping]]] = ..., top_logit_gap: _Optional[float] = ...) -> None: ...
 
+class Fork(_message.Message):
+    __slots__ = ["append_token_ids", "child_id", "parent_id", "sample_index", "seed"]
+    APPEND_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    CHILD_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    append_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    child_id: int
+    parent_id: int
+    sample_index: int
+    seed: int
+    def __init__(self, parent_id: _Optional[int] = ..., child_id: _Optional[int] = ..., seed: _Optional[int] = ..., sample_index: _Optional[int] = ..., append_token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class GetServerInfoRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -88,7 +104,8 @@ class GetSharedMemoryStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_step_elements", "max_top_logprobs", "max_vocab_size", "max_vocabularies", "max_vocabulary_bytes", "step_deadline_millis"]
+    __slots__ = ["max_fork_children_per_step", "max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_step_elements", "max_top_logprobs", "max_vocab_size", "max_vocabularies", "max_vocabulary_bytes", "step_deadline_millis"]
+    MAX_FORK_CHILDREN_PER_STEP_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
     MAX_SEQUENCES_PER_SESSION_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +118,7 @@ class Limits(_message.Message):
     MAX_VOCABULARY_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEP_DEADLINE_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    max_fork_children_per_step: int
     max_message_bytes: int
     max_rows: int
     max_sequences_per_session: int
@@ -113,7 +131,7 @@ class Limits(_message.Message):
     max_vocabularies: int
     max_vocabulary_bytes: int
     step_deadline_millis: int
-    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ..., max_step_elements: _Optional[int] = ..., max_vocabularies: _Optional[int] = ..., max_vocabulary_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ..., max_step_elements: _Optional[int] = ..., max_vocabularies: _Optional[int] = ..., max_vocabulary_bytes: _Optional[int] = ..., max_fork_children_per_step: _Optional[int] = ...) -> None: ...
 
 class ListProcessorsRequest(_message.Message):
     __slots__ = []
@@ -242,14 +260,16 @@ class RegisterVocabularyResponse(_message.Message):
     def __init__(self, vocabulary: _Optional[_Union[Vocabulary, _Mapping]] = ..., created: bool = ...) -> None: ...
 
 class SampleRequest(_message.Message):
-    __slots__ = ["histories", "logits", "params"]
+    __slots__ = ["histories", "logits", "params", "target_token_ids"]
     HISTORIES_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     histories: _containers.RepeatedCompositeFieldContainer[TokenHistory]
     logits: Logits
     params: _containers.RepeatedCompositeFieldContainer[SamplingParams]
-    def __init__(self, params: _Optional[_Iterable[_Union[SamplingParams, _Mapping]]] = ..., histories: _Optional[_Iterable[_Union[TokenHistory, _Mapping]]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+    target_token_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, params: _Optional[_Iterable[_Union[SamplingParams, _Mapping]]] = ..., histories: _Optional[_Iterable[_Union[TokenHistory, _Mapping]]] = ..., target_token_ids: _Optional[_Iterable[int]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
 
 class SampleResponse(_message.Message):
     __slots__ = ["choices"]
@@ -258,7 +278,7 @@ class SampleResponse(_message.Message):
     def __init__(self, choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ...) -> None: ...
 
 class SamplingParams(_message.Message):
-    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "seed", "stop_strings", "stop_token_ids", "structured_output", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p", "vocabulary"]
+    __slots__ = ["allowed_token_ids", "banned_token_ids", "eos_token_ids", "explain", "frequency_penalty", "label_token_ids", "logit_bias", "min_p", "min_tokens", "order", "penalty_last_n", "pipeline", "presence_penalty", "processors", "repetition_penalty", "sample_index", "seed", "stop_strings", "stop_token_ids", "structured_output", "temperature", "top_k", "top_logprobs", "top_logprobs_mode", "top_n_sigma", "top_p", "typical_p", "vocabulary"]
     class LogitBiasEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -281,6 +301,7 @@ class SamplingParams(_message.Message):
     PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
     PROCESSORS_FIELD_NUMBER: _ClassVar[int]
     REPETITION_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_INDEX_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     STOP_STRINGS_FIELD_NUMBER: _ClassVar[int]
     STOP_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +329,7 @@ class SamplingParams(_message.Message):
     presence_penalty: float
     processors: _containers.RepeatedCompositeFieldContainer[ProcessorSpec]
     repetition_penalty: float
+    sample_index: int
     seed: int
     stop_strings: _containers.RepeatedScalarFieldContainer[str]
     stop_token_ids: _containers.RepeatedScalarFieldContainer[int]
@@ -320,19 +342,21 @@ class SamplingParams(_message.Message):
     top_p: float
     typical_p: float
     vocabulary: str
-    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ..., vocabulary: _Optional[str] = ..., stop_strings: _Optional[_Iterable[str]] = ..., structured_output: _Optional[_Union[StructuredOutput, _Mapping]] = ...) -> None: ...
+    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ..., vocabulary: _Optional[str] = ..., stop_strings: _Optional[_Iterable[str]] = ..., structured_output: _Optional[_Union[StructuredOutput, _Mapping]] = ..., sample_index: _Optional[int] = ...) -> None: ...
 
 class Sequence(_message.Message):
-    __slots__ = ["id", "output_token_ids", "params", "prompt_token_ids"]
+    __slots__ = ["cumulative_logprob", "id", "output_token_ids", "params", "prompt_token_ids"]
+    CUMULATIVE_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    cumulative_logprob: float
     id: int
     output_token_ids: _containers.RepeatedScalarFieldContainer[int]
     params: SamplingParams
     prompt_token_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, id: _Optional[int] = ..., params: _Optional[_Union[SamplingParams, _Mapping]] = ..., prompt_token_ids: _Optional[_Iterable[int]] = ..., output_token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., params: _Optional[_Union[SamplingParams, _Mapping]] = ..., prompt_token_ids: _Optional[_Iterable[int]] = ..., output_token_ids: _Optional[_Iterable[int]] = ..., cumulative_logprob: _Optional[float] = ...) -> None: ...
 
 class SequenceTokens(_message.Message):
     __slots__ = ["sequence_id", "token_ids"]
@@ -343,10 +367,11 @@ class SequenceTokens(_message.Message):
     def __init__(self, sequence_id: _Optional[int] = ..., token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ["active_sessions", "connection_limits", "dtypes", "limits", "plugins", "shared_memory", "spi_version", "transports", "version"]
+    __slots__ = ["active_sessions", "connection_limits", "dtypes", "features", "limits", "plugins", "shared_memory", "spi_version", "transports", "version"]
     ACTIVE_SESSIONS_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_LIMITS_FIELD_NUMBER: _ClassVar[int]
     DTYPES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     PLUGINS_FIELD_NUMBER: _ClassVar[int]
     SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
@@ -356,33 +381,38 @@ class ServerInfo(_message.Message):
     active_sessions: int
     connection_limits: ConnectionLimits
     dtypes: _containers.RepeatedScalarFieldContainer[DType]
+    features: _containers.RepeatedScalarFieldContainer[str]
     limits: Limits
     plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
     shared_memory: SharedMemoryStatus
     spi_version: str
     transports: _containers.RepeatedScalarFieldContainer[str]
     version: str
-    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ...) -> None: ...
+    def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
-    __slots__ = ["added", "appended", "logits", "register_shared_memory", "removed", "row_sequence_ids", "step_id", "unregister_shared_memory"]
+    __slots__ = ["added", "appended", "forks", "logits", "register_shared_memory", "removed", "row_sequence_ids", "row_target_token_ids", "step_id", "unregister_shared_memory"]
     ADDED_FIELD_NUMBER: _ClassVar[int]
     APPENDED_FIELD_NUMBER: _ClassVar[int]
+    FORKS_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
     REGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     ROW_SEQUENCE_IDS_FIELD_NUMBER: _ClassVar[int]
+    ROW_TARGET_TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     UNREGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     added: _containers.RepeatedCompositeFieldContainer[Sequence]
     appended: _containers.RepeatedCompositeFieldContainer[SequenceTokens]
+    forks: _containers.RepeatedCompositeFieldContainer[Fork]
     logits: Logits
     register_shared_memory: _containers.RepeatedCompositeFieldContainer[RegisterSharedMemoryRequest]
     removed: _containers.RepeatedScalarFieldContainer[int]
     row_sequence_ids: _containers.RepeatedScalarFieldContainer[int]
+    row_target_token_ids: _containers.RepeatedScalarFieldContainer[int]
     step_id: int
     unregister_shared_memory: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., forks: _Optional[_Iterable[_Union[Fork, _Mapping]]] = ..., row_target_token_ids: _Optional[_Iterable[int]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
 
 class SessionResponse(_message.Message):
     __slots__ = ["choices", "error", "step_id"]
@@ -453,10 +483,12 @@ class StructuredOutput(_message.Message):
     def __init__(self, regex: _Optional[str] = ..., choice: _Optional[_Union[Choice, _Mapping]] = ..., json_schema: _Optional[str] = ...) -> None: ...
 
 class TokenChoice(_message.Message):
-    __slots__ = ["error", "explanation", "finish_reason", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs"]
+    __slots__ = ["cumulative_logprob", "error", "explanation", "finish_reason", "is_greedy", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs", "verdict"]
+    CUMULATIVE_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    IS_GREEDY_FIELD_NUMBER: _ClassVar[int]
     LABEL_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     LOGPROB_FIELD_NUMBER: _ClassVar[int]
     PROCESSED_LOGPROB_FIELD_NUMBER: _ClassVar[int]
@@ -466,9 +498,12 @@ class TokenChoice(_message.Message):
     STOP_STRING_TRAILING_BYTES_FIELD_NUMBER: _ClassVar[int]
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    cumulative_logprob: float
     error: _status_pb2.Status
     explanation: Explanation
     finish_reason: FinishReason
+    is_greedy: bool
     label_logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
     logprob: float
     processed_logprob: float
@@ -478,7 +513,8 @@ class TokenChoice(_message.Message):
     stop_string_trailing_bytes: int
     token_id: int
     top_logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
-    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., stop_string: _Optional[str] = ..., stop_string_trailing_bytes: _Optional[int] = ...) -> None: ...
+    verdict: Verdict
+    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., stop_string: _Optional[str] = ..., stop_string_trailing_bytes: _Optional[int] = ..., cumulative_logprob: _Optional[float] = ..., is_greedy: bool = ..., verdict: _Optional[_Union[Verdict, str]] = ...) -> None: ...
 
 class TokenHistory(_message.Message):
     __slots__ = ["output_token_ids", "prompt_token_ids"]
@@ -544,6 +580,9 @@ class Order(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class ProcessorKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

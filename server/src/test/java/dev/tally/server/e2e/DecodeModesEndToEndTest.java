@@ -425,4 +425,25 @@ final class DecodeModesEndToEndTest {
       assertThat(child.getProcessedLogprob()).isEqualTo(expectChild.getProcessedLogprob());
     }
   }
+
+  @Test
+  void aTargetTheConstraintForbidsIsScoredMinusInfinityAndFailsTheNextRowLikeAnAppendedToken()
+      throws Exception {
+    SamplingParams p = params().setSeed(3).setVocabulary(VOCABULARY)
+        .setStructuredOutput(StructuredOutput.newBuilder().setRegex("[a-z]+")).build();
+    try (TestServer.SessionClient s = server.session(server.uds)) {
+      assertThat(s.step(SessionRequest.newBuilder().setStepId(1)
+          .addAdded(sequence(1, p, PROMPT, List.of(), 0)).build()).hasError()).isFalse();
+      TokenChoice scored = s.step(SessionRequest.newBuilder().setStepId(2).addRowSequenceIds(1)
+          .addRowTargetTokenIds(30).setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build())
+          .getChoices(0); // '3': not a letter
+      assertThat(scored.getVerdict()).isEqualTo(Verdict.VERDICT_SCORED);
+      assertThat(scored.getProcessedLogprob()).isEqualTo(Float.NEGATIVE_INFINITY);
+      TokenChoice next = s.step(SessionRequest.newBuilder().setStepId(3).addRowSequenceIds(1)
+          .setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build()).getChoices(0);
+      assertThat(next.getTokenId()).isEqualTo(-1);
+      assertThat(next.getError().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT.value());
+      assertThat(next.getError().getMessage()).contains("token 30");
+    }
+  }
 }

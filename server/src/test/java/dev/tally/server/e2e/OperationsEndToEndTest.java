@@ -66,7 +66,8 @@ final class OperationsEndToEndTest {
           .setMaxSessions(1).setStepDeadlineMillis(1500)
           .setMaxSharedMemoryRegions(64).setMaxSharedMemoryBytes(64L << 30)
           .setMaxStepElements(ServerConfig.DEFAULT_MAX_STEP_ELEMENTS)
-          .setMaxVocabularies(64).setMaxVocabularyBytes(512L << 20).build());
+          .setMaxVocabularies(64).setMaxVocabularyBytes(512L << 20)
+          .setMaxForkChildrenPerStep(4).build());
 
       try (TestServer.SessionClient first = s.session(s.tcp)) {
         assertThat(first.step(add(0, 1)).hasError()).isFalse();

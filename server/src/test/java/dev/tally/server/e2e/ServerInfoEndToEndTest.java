@@ -108,6 +108,7 @@ final class ServerInfoEndToEndTest {
         .setMaxStepElements(CONFIG.maxStepElements())
         .setMaxVocabularies(64)
         .setMaxVocabularyBytes(512L << 20)
+        .setMaxForkChildrenPerStep(CONFIG.maxRows())
         .build());
     // Shared memory: supported from JDK 22, on loopback and the Unix socket alike; none mapped.
     assertThat(info.getSharedMemory().getSupported())
