@@ -48,16 +48,59 @@ public final class RowResult {
   String stopString;
   int stopStringTrailingBytes;
   boolean greedy;
-  boolean scored;
+  Verdict verdict = Verdict.DRAWN;
+  float acceptanceProbability;
+
+  /** How a row's token came to be. */
+  public enum Verdict {
+    /** Drawn by the chain: an ordinary row. */
+    DRAWN,
+    /** Given (teacher forcing) and scored rather than drawn. */
+    SCORED,
+    /** A draft row whose draw equals the draft token. */
+    ACCEPTED,
+    /** The first draft row whose draw differs from the draft token: the draw replaces it. */
+    CORRECTED,
+    /** The row after a fully accepted draft. */
+    BONUS,
+    /** A row after its draft block ended: not sampled. */
+    DISCARDED
+  }
 
   /** Whether the token is the raw argmax (ties to the lowest id). */
   public boolean isGreedy() {
     return greedy;
   }
 
+  public Verdict verdict() {
+    return verdict;
+  }
+
   /** Whether the token was given (teacher forcing) and scored rather than drawn. */
   public boolean scored() {
-    return scored;
+    return verdict == Verdict.SCORED;
+  }
+
+  /**
+   * For an {@link Verdict#ACCEPTED} or {@link Verdict#CORRECTED} row: the probability the row's
+   * processed distribution gives the draft token (strict verification's chance to accept it).
+   */
+  public float acceptanceProbability() {
+    return acceptanceProbability;
+  }
+
+  /** Whether the row's draft block goes on after it: an accepted draft that ended nothing. */
+  public boolean continuesDraft() {
+    return verdict == Verdict.ACCEPTED && finish == Finish.NONE;
+  }
+
+  /** A row after its draft block ended: nothing was sampled. */
+  public static RowResult discarded(long seed) {
+    RowResult r = new RowResult();
+    r.tokenId = -1;
+    r.seed = seed;
+    r.verdict = Verdict.DISCARDED;
+    return r;
   }
 
   /** The chosen token, or -1 when the row failed. */

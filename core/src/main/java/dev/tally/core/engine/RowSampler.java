@@ -85,14 +85,37 @@ public final class RowSampler {
   public RowResult sample(LogitsTensor logits, int row, Chain chain, TokenLog history, long seed,
       int target) {
     try {
-      return sampleOrThrow(logits, row, chain, history, seed, target);
+      return sampleOrThrow(logits, row, chain, history, seed, target, NO_DRAFT);
+    } catch (TallyException e) {
+      return RowResult.failure(e, seed);
+    }
+  }
+
+  /** {@link #verify}'s {@code draft} for the row after the last draft token. */
+  public static final int BONUS = -2;
+  private static final int NO_DRAFT = -1;
+
+  /**
+   * Samples a row of a draft block exactly as {@link #sample} draws it, then judges it: with a
+   * {@code draft} token, {@link RowResult.Verdict#ACCEPTED} when the draw equals it, else {@link
+   * RowResult.Verdict#CORRECTED}, and the draft token's processed probability in either case;
+   * with {@link #BONUS}, {@link RowResult.Verdict#BONUS}. Never throws for a bad row.
+   */
+  public RowResult verify(LogitsTensor logits, int row, Chain chain, TokenLog history, long seed,
+      int draft) {
+    try {
+      return sampleOrThrow(logits, row, chain, history, seed, DRAW, draft);
     } catch (TallyException e) {
       return RowResult.failure(e, seed);
     }
   }
 
   private RowResult sampleOrThrow(LogitsTensor logits, int row, Chain chain, TokenLog history,
-      long seed, int target) {
+      long seed, int target, int draft) {
+    if (draft >= logits.vocabSize()) {
+      throw TallyException.invalidParams("drafts", "row " + row + ": the draft token " + draft
+          + " is outside the vocabulary of " + logits.vocabSize());
+    }
     boolean scoring = target != DRAW;
     if (scoring && (target < 0 || target >= logits.vocabSize())) {
       throw TallyException.invalidParams("target_token_ids", "row " + row + ": the target token "
@@ -138,7 +161,9 @@ public final class RowSampler {
     RowResult r = new RowResult();
     r.seed = seed;
     r.tokenId = chosen;
-    r.scored = scoring;
+    r.verdict = scoring ? RowResult.Verdict.SCORED : draft == BONUS ? RowResult.Verdict.BONUS
+        : draft < 0 ? RowResult.Verdict.DRAWN : draft == chosen ? RowResult.Verdict.ACCEPTED
+        : RowResult.Verdict.CORRECTED;
     r.greedy = chosen == TopKeys.id(scan.topKeys()[0]);
     // A deterministic choice has probability 1: no pass over the candidates is needed for it.
     boolean needsProcessed = !deterministic || chain.explain()
@@ -146,6 +171,10 @@ public final class RowSampler {
     double processedLse = needsProcessed ? candidates.logSumExp() : Double.NaN;
     if (chain.scoresLabels()) {
       labelLogprobs(chain, processedLse, r);
+    }
+    if (draft >= 0) { // the chance a strict verification had to accept the draft token
+      r.acceptanceProbability = deterministic ? (draft == drawn ? 1f : 0f)
+          : isCandidate(draft) ? (float) Math.exp(candidates.logit(draft) - processedLse) : 0f;
     }
     if (deterministic) {
       r.processedLogprob = chosen == drawn ? 0f : Float.NEGATIVE_INFINITY;
@@ -417,14 +446,14 @@ public final class RowSampler {
     if (chain.scoresLabels()) {
       scoreLabels(chain, row);
       last = "labels";
-    } else if (r.scored) {
+    } else if (r.scored()) {
       last = "target"; // nothing is drawn: the last stage is the given token
     } else {
       select(chain.selector(), vocab, row);
       last = chain.selector().name();
     }
     RowResult.StageTrace end = trace(last, chosen);
-    double chosenP = r.scored ? Math.exp(r.processedLogprob)
+    double chosenP = r.scored() ? Math.exp(r.processedLogprob)
         : isDeterministic(chain) ? 1.0 : end.chosenProbability;
     r.stages.add(new RowResult.StageTrace(end.name, end.candidates, end.entropy, chosenP,
         end.topLogitGap));

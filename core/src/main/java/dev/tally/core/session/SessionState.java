@@ -147,23 +147,33 @@ public final class SessionState {
    */
   public final class Step {
     private final Sequence[] rows;
+    private final int[][] drafts;
     private final Map<Long, Sequence> added;
     private final Map<Long, Sequence> removed;
     private final Sequence[] appendedTo;
     private final int[] lengthsBefore;
 
-    private Step(Sequence[] rows, Map<Long, Sequence> added, Map<Long, Sequence> removed,
-        Sequence[] appendedTo, int[] lengthsBefore) {
+    private Step(Sequence[] rows, int[][] drafts, Map<Long, Sequence> added,
+        Map<Long, Sequence> removed, Sequence[] appendedTo, int[] lengthsBefore) {
       this.rows = rows;
+      this.drafts = drafts;
       this.added = added;
       this.removed = removed;
       this.appendedTo = appendedTo;
       this.lengthsBefore = lengthsBefore;
     }
 
-    /** The sequence of each row. */
+    /** The sequence of each row (a drafted sequence's, on each of its k + 1 rows). */
     public Sequence[] rows() {
       return rows;
+    }
+
+    /**
+     * The draft tokens of the block that starts at {@code row}, or {@code null} when no block
+     * starts there (an ordinary row, or a later row of a block).
+     */
+    public int[] draftAt(int row) {
+      return drafts[row];
     }
 
     /**
@@ -204,6 +214,20 @@ public final class SessionState {
    */
   public Step begin(List<SequenceSpec> added, List<ForkSpec> forks, long[] removed,
       List<AppendedTokens> appended, long[] rowSequenceIds, int rows) {
+    return begin(added, forks, removed, appended, List.of(), rowSequenceIds, rows);
+  }
+
+  /** The most draft tokens one block may hold ({@code Limits.max_draft_tokens}). */
+  public static final int MAX_DRAFT_TOKENS = 64;
+
+  /**
+   * Like {@link #begin(List, List, long[], List, long[], int)}, with draft blocks: a drafted
+   * sequence owns k + 1 consecutive rows, and {@link Step#draftAt} tells where each block starts.
+   *
+   * @throws TallyException naming the offending field; nothing was changed then
+   */
+  public Step begin(List<SequenceSpec> added, List<ForkSpec> forks, long[] removed,
+      List<AppendedTokens> appended, List<DraftSpec> drafts, long[] rowSequenceIds, int rows) {
     // Validate everything against a view of the registry after the step; mutate only at the end.
     Map<Long, Sequence> fresh = new HashMap<>();
     for (int i = 0; i < added.size(); i++) {
@@ -264,7 +288,9 @@ public final class SessionState {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "row_sequence_ids",
           "row_sequence_ids has " + rowSequenceIds.length + " entries but logits.rows is " + rows);
     }
+    Map<Long, Integer> drafted = drafts(drafts, fresh, gone);
     Sequence[] rowSequences = new Sequence[rows];
+    int[][] blocks = new int[rows][];
     Set<Long> seen = new HashSet<>();
     for (int i = 0; i < rows; i++) {
       long id = rowSequenceIds[i];
@@ -277,9 +303,33 @@ public final class SessionState {
       if (!seen.add(id)) {
         throw TallyException.invalidParams("row_sequence_ids[" + i + "]",
             "row_sequence_ids[" + i + "]: sequence " + Long.toUnsignedString(id)
-                + " appears in more than one row of the step");
+                + " appears in more than one row of the step"
+                + (drafted.containsKey(id) ? " outside its draft block" : ""));
       }
       rowSequences[i] = s;
+      Integer block = drafted.get(id);
+      if (block != null) {
+        int[] tokens = drafts.get(block).tokenIds();
+        int end = i;
+        while (end + 1 < rows && rowSequenceIds[end + 1] == id && end - i < tokens.length) {
+          rowSequences[++end] = s;
+        }
+        if (end - i != tokens.length) {
+          throw TallyException.invalidParams("row_sequence_ids[" + i + "]", "row_sequence_ids["
+              + i + "]: sequence " + Long.toUnsignedString(id) + " has " + tokens.length
+              + " draft tokens (drafts[" + block + "]), so it needs " + (tokens.length + 1)
+              + " consecutive rows; it has " + (end - i + 1));
+        }
+        blocks[i] = tokens;
+        i = end;
+      }
+    }
+    for (Map.Entry<Long, Integer> d : drafted.entrySet()) {
+      if (!seen.contains(d.getKey())) {
+        throw TallyException.invalidParams("drafts[" + d.getValue() + "].sequence_id", "drafts["
+            + d.getValue() + "]: sequence " + Long.toUnsignedString(d.getKey())
+            + " has no rows in this step");
+      }
     }
 
     Map<Long, Sequence> removedNow = new HashMap<>();
@@ -310,7 +360,7 @@ public final class SessionState {
     }
     Map<Long, Sequence> addedNow = new HashMap<>(fresh);
     addedNow.keySet().removeAll(gone);
-    return new Step(rowSequences, addedNow, removedNow, touched, lengths);
+    return new Step(rowSequences, blocks, addedNow, removedNow, touched, lengths);
   }
 
   /**
@@ -350,6 +400,37 @@ public final class SessionState {
       }
       fresh.put(f.childId(), child);
     }
+  }
+
+  /** Checks the draft blocks; returns each drafted sequence's block index. */
+  private Map<Long, Integer> drafts(List<DraftSpec> drafts, Map<Long, Sequence> fresh,
+      Set<Long> gone) {
+    Map<Long, Integer> out = new HashMap<>();
+    for (int i = 0; i < drafts.size(); i++) {
+      DraftSpec d = drafts.get(i);
+      String field = "drafts[" + i + "]";
+      if (lookup(d.sequenceId(), fresh, gone) == null) {
+        throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, field + ".sequence_id", field
+            + ": sequence " + Long.toUnsignedString(d.sequenceId()) + " is not registered");
+      }
+      if (out.putIfAbsent(d.sequenceId(), i) != null) {
+        throw TallyException.invalidParams(field + ".sequence_id", field + ": sequence "
+            + Long.toUnsignedString(d.sequenceId()) + " already has a draft block in this step");
+      }
+      int k = d.tokenIds().length;
+      if (k == 0 || k > MAX_DRAFT_TOKENS) {
+        throw new TallyException(k == 0 ? ErrorCode.INVALID_PARAMS : ErrorCode.LIMIT_EXCEEDED,
+            field + ".token_ids", field + " has " + k + " tokens; a block holds 1 to "
+                + MAX_DRAFT_TOKENS + " (max_draft_tokens)");
+      }
+      for (int t : d.tokenIds()) {
+        if (t < 0) {
+          throw TallyException.invalidParams(field + ".token_ids",
+              field + ".token_ids holds a negative token id: " + t);
+        }
+      }
+    }
+    return out;
   }
 
   /** Frees every sequence (the stream ended). */

@@ -197,32 +197,61 @@ public final class SamplerPool implements AutoCloseable {
     public void run() {
       RowSampler sampler = samplers.get();
       for (int row; (row = next.getAndIncrement()) < jobs.length; ) {
-        runners[row] = Thread.currentThread(); // published by the CAS below
-        if (!states.compareAndSet(row, NEW, RUNNING)) {
-          return; // expired before it started: the step is answered
-        }
-        done.markStarted();
         RowJob job = jobs[row];
-        RowResult result;
-        try {
-          result = sampler.sample(logits, row, job.chain(), job.history(), job.seed(),
-              job.target());
-        } catch (RuntimeException | Error e) {
-          if (states.compareAndSet(row, RUNNING, DONE)) {
-            done.completeExceptionally(e); // a bug in Tally itself, not a bad row
-          } else {
-            abandoned();
+        if (job.isContinuation()) {
+          continue; // the first row of its draft block samples it
+        }
+        int[] draft = job.draft();
+        int rows = draft == null ? 1 : draft.length + 1;
+        // A draft block's rows run in order on this thread, each seeing the drafts before it, as
+        // decoding without speculation would; it stops at the first row that ends the block.
+        for (int j = 0; j < rows; j++) {
+          int at = row + j;
+          runners[at] = Thread.currentThread(); // published by the CAS below
+          if (!states.compareAndSet(at, NEW, RUNNING)) {
+            return; // expired before it started: the step is answered
           }
-          return;
+          done.markStarted();
+          RowResult result;
+          try {
+            result = draft == null
+                ? sampler.sample(logits, at, job.chain(), job.history(), job.seed(), job.target())
+                : sampler.verify(logits, at, job.chain(), job.history(), job.seed(),
+                    j < draft.length ? draft[j] : RowSampler.BONUS);
+          } catch (RuntimeException | Error e) {
+            if (states.compareAndSet(at, RUNNING, DONE)) {
+              done.completeExceptionally(e); // a bug in Tally itself, not a bad row
+            } else {
+              abandoned();
+            }
+            return;
+          }
+          if (!states.compareAndSet(at, RUNNING, DONE)) {
+            abandoned(); // answered with DEADLINE_EXCEEDED while we ran; drop the late result
+            return;
+          }
+          boolean goesOn = draft != null && j < draft.length && result.continuesDraft();
+          if (goesOn) {
+            job.history().append(draft[j]); // the block's own copy of the history
+          } else {
+            for (int d = at + 1; d < row + rows; d++) { // after the block's end: nothing to do
+              if (states.compareAndSet(d, NEW, DONE)) {
+                finished(d, RowResult.discarded(job.seed()));
+              }
+            }
+          }
+          finished(at, result);
+          if (!goesOn) {
+            break;
+          }
         }
-        if (!states.compareAndSet(row, RUNNING, DONE)) {
-          abandoned(); // answered with DEADLINE_EXCEEDED while we ran; drop the late result
-          return;
-        }
-        results[row] = result;
-        if (remaining.decrementAndGet() == 0) {
-          done.complete(results);
-        }
+      }
+    }
+
+    private void finished(int row, RowResult result) {
+      results[row] = result;
+      if (remaining.decrementAndGet() == 0) {
+        done.complete(results);
       }
     }
 

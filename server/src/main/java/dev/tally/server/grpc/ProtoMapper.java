@@ -15,6 +15,7 @@ import dev.tally.api.v1.SamplingParams;
 import dev.tally.api.v1.StageTrace;
 import dev.tally.api.v1.TokenChoice;
 import dev.tally.api.v1.TokenLogprob;
+import dev.tally.api.v1.Verdict;
 import dev.tally.core.engine.RowResult;
 import dev.tally.core.error.TallyException;
 import dev.tally.core.pipeline.ChainCompiler;
@@ -199,11 +200,16 @@ final class ProtoMapper {
     if (r.failed()) {
       return b.setTokenId(-1).setError(Errors.toStatus(r.error())).build();
     }
+    if (r.verdict() == RowResult.Verdict.DISCARDED) {
+      return b.setTokenId(-1).setVerdict(Verdict.VERDICT_DISCARDED).build();
+    }
+    if (r.verdict() == RowResult.Verdict.ACCEPTED || r.verdict() == RowResult.Verdict.CORRECTED) {
+      b.setAcceptanceProbability(r.acceptanceProbability());
+    }
     b.setTokenId(r.tokenId())
         .setCumulativeLogprob(cumulativeLogprob)
         .setIsGreedy(r.isGreedy())
-        .setVerdict(r.scored() ? dev.tally.api.v1.Verdict.VERDICT_SCORED
-            : dev.tally.api.v1.Verdict.VERDICT_UNSPECIFIED)
+        .setVerdict(toVerdict(r.verdict()))
         .setLogprob(r.logprob())
         .setProcessedLogprob(r.processedLogprob())
         .setRank(r.rank())
@@ -233,6 +239,23 @@ final class ProtoMapper {
       b.setExplanation(e);
     }
     return b.build();
+  }
+
+  private static Verdict toVerdict(RowResult.Verdict v) {
+    switch (v) {
+      case SCORED:
+        return Verdict.VERDICT_SCORED;
+      case ACCEPTED:
+        return Verdict.VERDICT_ACCEPTED;
+      case CORRECTED:
+        return Verdict.VERDICT_CORRECTED;
+      case BONUS:
+        return Verdict.VERDICT_BONUS;
+      case DISCARDED:
+        return Verdict.VERDICT_DISCARDED;
+      default:
+        return Verdict.VERDICT_UNSPECIFIED;
+    }
   }
 
   /** A failed row that never reached the sampler (e.g. its step was rejected). */

@@ -316,7 +316,7 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
   }
 
   /** The decode modes of docs/decode-modes.md this server implements. */
-  static final List<String> FEATURES = List.of("fork", "sample_index", "score");
+  static final List<String> FEATURES = List.of("fork", "sample_index", "score", "verify.strict");
 
   @Override
   public void getServerInfo(GetServerInfoRequest request, StreamObserver<ServerInfo> out) {
@@ -336,7 +336,8 @@ public final class SamplerService implements SamplerGrpc.AsyncService {
             .setMaxStepElements(config.maxStepElements())
             .setMaxVocabularies(vocabularies.maxVocabularies())
             .setMaxVocabularyBytes(vocabularies.maxBytes())
-            .setMaxForkChildrenPerStep(config.maxRows()))
+            .setMaxForkChildrenPerStep(config.maxRows())
+            .setMaxDraftTokens(SessionState.MAX_DRAFT_TOKENS))
         .addAllFeatures(FEATURES)
         .setSharedMemory(sharedMemoryStatus())
         .setConnectionLimits(ProtoMapper.toProto(config.connectionLimits()))

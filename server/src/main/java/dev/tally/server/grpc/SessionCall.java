@@ -1,5 +1,6 @@
 package dev.tally.server.grpc;
 
+import dev.tally.api.v1.DraftBlock;
 import dev.tally.api.v1.Fork;
 import dev.tally.api.v1.RegisterSharedMemoryRequest;
 import dev.tally.api.v1.Sequence;
@@ -9,7 +10,9 @@ import dev.tally.api.v1.SessionResponse;
 import dev.tally.core.engine.RowResult;
 import dev.tally.core.error.ErrorCode;
 import dev.tally.core.error.TallyException;
+import dev.tally.core.engine.RowSampler;
 import dev.tally.core.session.AppendedTokens;
+import dev.tally.core.session.DraftSpec;
 import dev.tally.core.session.ForkSpec;
 import dev.tally.core.session.SequenceSpec;
 import dev.tally.core.session.SessionState;
@@ -124,9 +127,10 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       int rowCount = logits == null ? 0 : logits.tensor().rows();
       targets = ProtoMapper.targets(request.getRowTargetTokenIdsList(), rowCount,
           logits == null ? 0 : logits.tensor().vocabSize(), "row_target_token_ids");
+      checkNoTargetOnDrafts(request, targets);
       step = state.begin(added(request.getAddedList()), forks(request.getForksList()),
           toLongs(request.getRemovedList()), appended(request.getAppendedList()),
-          toLongs(request.getRowSequenceIdsList()), rowCount);
+          drafts(request.getDraftsList()), toLongs(request.getRowSequenceIdsList()), rowCount);
       unregisterRegions(request); // last: a step that fails before here changed nothing
     } catch (TallyException e) {
       if (stats != null) {
@@ -161,7 +165,19 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     RowJob[] jobs = new RowJob[rows.length];
     for (int i = 0; i < rows.length; i++) {
-      jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed(), targets[i]);
+      int[] draft = step.draftAt(i);
+      if (draft == null) {
+        jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed(), targets[i]);
+        continue;
+      }
+      // The block samples on a copy of the history that grows by each accepted draft token;
+      // the sequence's own history takes the tokens the block emits, once it is answered.
+      jobs[i] = new RowJob(rows[i].chain(), rows[i].history().copy(), rows[i].seed(),
+          RowSampler.DRAW, draft);
+      for (int j = 1; j <= draft.length; j++) {
+        jobs[i + j] = RowJob.continuation(rows[i].seed());
+      }
+      i += draft.length;
     }
     final StepLogits stepLogits = logits;
     final long decoded = System.nanoTime();
@@ -173,49 +189,58 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     SamplerPool.StepFuture timing = sampled;
     sampled.whenComplete((results, error) -> {
-      SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
-      // Every row is done with the logits, unless one was abandoned at its deadline and its thread
-      // may still read them: only then (or after a failure) is the request's array not reused.
-      boolean logitsFree = error == null;
-      if (error != null) {
-        // The step is answered with an error: its registry changes must not stay (the proto
-        // promises that a step answered with SessionResponse.error changed nothing).
-        step.rollback();
-        TallyException failure = stepLogits.failure(error);
-        if (failure.code() == ErrorCode.INTERNAL) {
-          log.error("session step {} failed", stepId, error);
+      try {
+        SessionResponse.Builder response = SessionResponse.newBuilder().setStepId(stepId);
+        // Every row is done with the logits, unless one was abandoned at its deadline and its
+        // thread may still read them: only then (or after a failure) is the request's array not
+        // reused.
+        boolean logitsFree = error == null;
+        if (error != null) {
+          // The step is answered with an error: its registry changes must not stay (the proto
+          // promises that a step answered with SessionResponse.error changed nothing).
+          step.rollback();
+          TallyException failure = stepLogits.failure(error);
+          if (failure.code() == ErrorCode.INTERNAL) {
+            log.error("session step {} failed", stepId, error);
+          }
+          if (stats != null) {
+            stats.error(failure);
+          }
+          response.setError(Errors.toStatus(failure));
+        } else {
+          for (int i = 0; i < results.length; i++) {
+            RowResult r = sessionRow(results[i], i, rows[i]);
+            double cumulative = 0;
+            if (!r.failed() && r.verdict() != RowResult.Verdict.DISCARDED) {
+              rows[i].history().append(r.tokenId()); // the chosen token joins its sequence
+              cumulative = rows[i].addLogprob(r.logprob());
+            } else if (r.failed() && r.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
+              // The abandoned row's thread may still be in the sequence's stage states: let them
+              // go; the next step rebuilds them from the history.
+              rows[i].discardState();
+              logitsFree = false;
+            }
+            response.addChoices(ProtoMapper.toChoice(r, cumulative));
+          }
+        }
+        stepLogits.release(); // before the response: the response frees the client's slot
+        if (logitsFree) {
+          buffers.giveBack(request.getLogits().getData());
         }
         if (stats != null) {
-          stats.error(failure);
+          long now = System.nanoTime();
+          long started = timing.startedOr(now);
+          stats.step(response, rows.length, logitsBytes, decoded - received, started - decoded,
+              now - started);
         }
-        response.setError(Errors.toStatus(failure));
-      } else {
-        for (int i = 0; i < results.length; i++) {
-          RowResult r = sessionRow(results[i], i, rows[i]);
-          double cumulative = 0;
-          if (!r.failed()) {
-            rows[i].history().append(r.tokenId()); // the chosen token joins its sequence
-            cumulative = rows[i].addLogprob(r.logprob());
-          } else if (r.error().code() == ErrorCode.DEADLINE_EXCEEDED) {
-            // The abandoned row's thread may still be in the sequence's stage states: let them
-            // go; the next step rebuilds them from the history.
-            rows[i].discardState();
-            logitsFree = false;
-          }
-          response.addChoices(ProtoMapper.toChoice(r, cumulative));
-        }
+        finishStep(response.build());
+      } catch (RuntimeException e) { // a bug in Tally: the step must still be answered
+        log.error("session step {} failed", stepId, e);
+        step.rollback();
+        stepLogits.release(); // idempotent
+        finishStep(SessionResponse.newBuilder().setStepId(stepId)
+            .setError(Errors.toStatus(Errors.internal(e))).build());
       }
-      stepLogits.release(); // before the response: the response frees the client's slot
-      if (logitsFree) {
-        buffers.giveBack(request.getLogits().getData());
-      }
-      if (stats != null) {
-        long now = System.nanoTime();
-        long started = timing.startedOr(now);
-        stats.step(response, rows.length, logitsBytes, decoded - received, started - decoded,
-            now - started);
-      }
-      finishStep(response.build());
     });
   }
 
@@ -378,6 +403,30 @@ final class SessionCall implements StreamObserver<SessionRequest> {
           ProtoMapper.toArray(s.getOutputTokenIdsList()), s.getCumulativeLogprob()));
     }
     return out;
+  }
+
+  private static List<DraftSpec> drafts(List<DraftBlock> drafts) {
+    List<DraftSpec> out = new ArrayList<>(drafts.size());
+    for (DraftBlock d : drafts) {
+      out.add(new DraftSpec(d.getSequenceId(), ProtoMapper.toArray(d.getTokenIdsList())));
+    }
+    return out;
+  }
+
+  /** A drafted sequence's rows are verified, so none of them may also score a target. */
+  private static void checkNoTargetOnDrafts(SessionRequest request, int[] targets) {
+    if (request.getDraftsCount() == 0 || request.getRowTargetTokenIdsCount() == 0) {
+      return;
+    }
+    java.util.Set<Long> drafted = new java.util.HashSet<>();
+    request.getDraftsList().forEach(d -> drafted.add(d.getSequenceId()));
+    for (int i = 0; i < targets.length && i < request.getRowSequenceIdsCount(); i++) {
+      if (targets[i] != RowSampler.DRAW && drafted.contains(request.getRowSequenceIds(i))) {
+        throw TallyException.invalidParams("row_target_token_ids[" + i + "]",
+            "row_target_token_ids[" + i + "] is " + targets[i] + ", but the row belongs to"
+                + " a draft block: it must be -1");
+      }
+    }
   }
 
   private static List<ForkSpec> forks(List<Fork> forks) {

@@ -392,9 +392,11 @@ final class DecodeModesEndToEndTest {
   void serverInfoListsTheDecodeModesAndTheForkLimit() {
     ServerInfo info = server.blocking(server.uds).getServerInfo(
         GetServerInfoRequest.getDefaultInstance());
-    assertThat(info.getFeaturesList()).containsExactly("fork", "sample_index", "score");
+    assertThat(info.getFeaturesList())
+        .containsExactly("fork", "sample_index", "score", "verify.strict");
     assertThat(info.getLimits().getMaxForkChildrenPerStep())
         .isEqualTo(info.getLimits().getMaxRows());
+    assertThat(info.getLimits().getMaxDraftTokens()).isEqualTo(64);
   }
 
   @Test
@@ -444,6 +446,164 @@ final class DecodeModesEndToEndTest {
       assertThat(next.getTokenId()).isEqualTo(-1);
       assertThat(next.getError().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT.value());
       assertThat(next.getError().getMessage()).contains("token 30");
+    }
+  }
+
+  // ---- strict verification of drafts -------------------------------------------------------
+
+  /** The chains the verification must be exact for: penalties, min_tokens, truncation, a mask. */
+  private static List<SamplingParams> verifiedChains() {
+    return List.of(params().setSeed(11).build(),
+        params().setSeed(12).setTopK(5).setMinP(0.05f).build(),
+        params().setSeed(13).setTemperature(0).build(),
+        params().setSeed(14).setVocabulary(VOCABULARY).setStructuredOutput(
+            StructuredOutput.newBuilder().setRegex("[a-z]{2,6}( [0-9]{1,3})? ?")).build());
+  }
+
+  /** The stream decoding without speculation gives: up to {@code n} choices, to EOS. */
+  private static List<TokenChoice> plainStream(SamplingParams p, int n) throws Exception {
+    Lane lane = new Lane(1, PROMPT);
+    try (TestServer.SessionClient s = server.session(server.uds)) {
+      long[] step = {1};
+      assertThat(s.step(SessionRequest.newBuilder().setStepId(step[0]++)
+          .addAdded(sequence(1, p, PROMPT, List.of(), 0)).build()).hasError()).isFalse();
+      decode(s, step, List.of(lane), n);
+    }
+    return lane.choices;
+  }
+
+  /**
+   * Strict verification emits exactly the stream decoding without speculation gives, token for
+   * token and logprob for logprob, for every k and adversarial drafts (the true next token 60 %
+   * of the time, else a random one, EOS included).
+   */
+  @Test
+  void strictVerificationEmitsExactlyTheStreamWithoutSpeculation() throws Exception {
+    int n = 14;
+    int endedInsideADraft = 0;
+    int corrected = 0;
+    int bonus = 0;
+    for (SamplingParams p : verifiedChains()) {
+      List<TokenChoice> plain = plainStream(p, n);
+      for (int k : new int[] {1, 2, 3, 5}) {
+        SplittableRandom drafts = new SplittableRandom(k * 7919L + p.getSeed());
+        List<TokenChoice> emitted = new ArrayList<>();
+        List<Integer> tokens = new ArrayList<>(PROMPT);
+        try (TestServer.SessionClient s = server.session(server.uds)) {
+          long step = 1;
+          assertThat(s.step(SessionRequest.newBuilder().setStepId(step++)
+              .addAdded(sequence(1, p, PROMPT, List.of(), 0)).build()).hasError()).isFalse();
+          while (emitted.size() < plain.size()) {
+            int done = emitted.size();
+            int[] draft = new int[k];
+            for (int j = 0; j < k; j++) {
+              int truth = done + j < plain.size() ? plain.get(done + j).getTokenId() : EOS;
+              draft[j] = drafts.nextInt(10) < 6 ? truth : drafts.nextInt(SIZE);
+            }
+            // Row j: the toy model's logits after the drafts before it.
+            SessionRequest.Builder r = SessionRequest.newBuilder().setStepId(step++)
+                .addDrafts(dev.tally.api.v1.DraftBlock.newBuilder().setSequenceId(1)
+                    .addAllTokenIds(Arrays.stream(draft).boxed().toList()));
+            float[] rows = new float[(k + 1) * WIDTH];
+            List<Integer> context = new ArrayList<>(tokens);
+            for (int j = 0; j <= k; j++) {
+              System.arraycopy(model(context), 0, rows, j * WIDTH, WIDTH);
+              r.addRowSequenceIds(1);
+              if (j < k) {
+                context.add(draft[j]);
+              }
+            }
+            SessionResponse resp = s.step(r.setLogits(TestServer.f32(k + 1, WIDTH, rows)).build());
+            assertThat(resp.hasError()).as("%s", resp.getError()).isFalse();
+            boolean ended = false;
+            for (int j = 0; j <= k; j++) {
+              TokenChoice c = resp.getChoices(j);
+              assertThat(c.hasError()).as("%s", c.getError()).isFalse();
+              if (ended) {
+                assertThat(c.getVerdict()).isEqualTo(Verdict.VERDICT_DISCARDED);
+                assertThat(c.getTokenId()).isEqualTo(-1);
+                continue;
+              }
+              Verdict expected = j == k ? Verdict.VERDICT_BONUS
+                  : c.getTokenId() == draft[j] ? Verdict.VERDICT_ACCEPTED
+                  : Verdict.VERDICT_CORRECTED;
+              assertThat(c.getVerdict()).as("k %d row %d", k, j).isEqualTo(expected);
+              if (j < k) {
+                assertThat(c.getAcceptanceProbability()).isBetween(0f, 1f);
+                if (expected == Verdict.VERDICT_ACCEPTED) {
+                  assertThat(c.getAcceptanceProbability()).isPositive();
+                }
+              }
+              corrected += expected == Verdict.VERDICT_CORRECTED ? 1 : 0;
+              bonus += expected == Verdict.VERDICT_BONUS ? 1 : 0;
+              emitted.add(c);
+              tokens.add(c.getTokenId());
+              ended = expected != Verdict.VERDICT_ACCEPTED
+                  || c.getFinishReason() != dev.tally.api.v1.FinishReason.FINISH_REASON_NONE;
+              if (ended && j < k && expected == Verdict.VERDICT_ACCEPTED) {
+                endedInsideADraft++;
+              }
+            }
+            if (emitted.get(emitted.size() - 1).getFinishReason()
+                != dev.tally.api.v1.FinishReason.FINISH_REASON_NONE) {
+              break;
+            }
+          }
+        }
+        // The same choices as without speculation, verdict and acceptance aside.
+        List<TokenChoice> bare = emitted.stream().map(c -> c.toBuilder().clearVerdict()
+            .clearAcceptanceProbability().build()).toList();
+        // (The last block may run past the n plain tokens; a stream that ended ends there too.)
+        int common = Math.min(bare.size(), plain.size());
+        assertThat(bare.subList(0, common)).as("k %d, params %s", k, p)
+            .isEqualTo(plain.subList(0, common));
+        assertThat(common).isEqualTo(plain.size());
+        if (plain.size() < n) {
+          assertThat(bare).as("ended at the same EOS").hasSameSizeAs(plain);
+        }
+      }
+    }
+    assertThat(corrected).as("drafts corrected").isPositive();
+    assertThat(bonus).as("bonus rows").isPositive();
+    assertThat(endedInsideADraft).as("an accepted EOS ended a block early").isPositive();
+  }
+
+  @Test
+  void badDraftBlocksAreAnsweredInBandAndChangeNothing() throws Exception {
+    try (TestServer.SessionClient s = server.session(server.uds)) {
+      assertThat(s.step(SessionRequest.newBuilder().setStepId(1)
+          .addAdded(sequence(1, params().build(), PROMPT, List.of(), 0)).build()).hasError())
+          .isFalse();
+      float[] two = concat(model(PROMPT), model(PROMPT));
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(2)
+          .addDrafts(dev.tally.api.v1.DraftBlock.newBuilder().setSequenceId(1).addTokenIds(3)
+              .addTokenIds(4))
+          .addRowSequenceIds(1).addRowSequenceIds(1).setLogits(TestServer.f32(2, WIDTH, two))
+          .build()), Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS", "row_sequence_ids[0]:"
+          + " sequence 1 has 2 draft tokens (drafts[0]), so it needs 3 consecutive rows; it has 2");
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(3)
+          .addDrafts(dev.tally.api.v1.DraftBlock.newBuilder().setSequenceId(8).addTokenIds(3))
+          .addRowSequenceIds(1).setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build()),
+          Status.Code.NOT_FOUND, "UNKNOWN_SEQUENCE", "drafts[0]: sequence 8 is not registered");
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(4)
+          .addDrafts(dev.tally.api.v1.DraftBlock.newBuilder().setSequenceId(1).addTokenIds(3))
+          .addRowSequenceIds(1).addRowSequenceIds(1).addRowTargetTokenIds(-1)
+          .addRowTargetTokenIds(5).setLogits(TestServer.f32(2, WIDTH, two)).build()),
+          Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS", "row_target_token_ids[1] is 5, but the"
+          + " row belongs to a draft block: it must be -1");
+      dev.tally.api.v1.DraftBlock.Builder big = dev.tally.api.v1.DraftBlock.newBuilder()
+          .setSequenceId(1);
+      for (int i = 0; i < 65; i++) {
+        big.addTokenIds(3);
+      }
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(5).addDrafts(big)
+          .addRowSequenceIds(1).setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build()),
+          Status.Code.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED",
+          "drafts[0] has 65 tokens; a block holds 1 to 64 (max_draft_tokens)");
+      // The session goes on, and the first real step still draws its first token.
+      TokenChoice first = s.step(SessionRequest.newBuilder().setStepId(6).addRowSequenceIds(1)
+          .setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build()).getChoices(0);
+      assertThat(first.getCumulativeLogprob()).isEqualTo(first.getLogprob());
     }
   }
 }

@@ -67,7 +67,7 @@ final class OperationsEndToEndTest {
           .setMaxSharedMemoryRegions(64).setMaxSharedMemoryBytes(64L << 30)
           .setMaxStepElements(ServerConfig.DEFAULT_MAX_STEP_ELEMENTS)
           .setMaxVocabularies(64).setMaxVocabularyBytes(512L << 20)
-          .setMaxForkChildrenPerStep(4).build());
+          .setMaxForkChildrenPerStep(4).setMaxDraftTokens(64).build());
 
       try (TestServer.SessionClient first = s.session(s.tcp)) {
         assertThat(first.step(add(0, 1)).hasError()).isFalse();

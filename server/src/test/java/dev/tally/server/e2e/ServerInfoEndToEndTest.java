@@ -109,6 +109,7 @@ final class ServerInfoEndToEndTest {
         .setMaxVocabularies(64)
         .setMaxVocabularyBytes(512L << 20)
         .setMaxForkChildrenPerStep(CONFIG.maxRows())
+        .setMaxDraftTokens(64)
         .build());
     // Shared memory: supported from JDK 22, on loopback and the Unix socket alike; none mapped.
     assertThat(info.getSharedMemory().getSupported())
