@@ -376,6 +376,7 @@ class Session:
         self._call = method(iter(self._requests.get, _END), timeout=timeout, metadata=metadata)
         self._added: list[pb.Sequence] = []
         self._forks: list[pb.Fork] = []
+        self._drafts: list[pb.DraftBlock] = []
         self._removed: list[int] = []
         self._appended: list[pb.SequenceTokens] = []
         self._sequences: set[int] = set()
@@ -464,6 +465,14 @@ class Session:
             f.sample_index = int(sample_index)
         self._forks.append(f)
 
+    def draft(self, seq_id: int, token_ids: Iterable[int]) -> None:
+        """Speculative decoding: k draft tokens for a sequence, verified strictly in the next
+        step. That step gives the sequence k + 1 consecutive rows (its id k + 1 times in
+        `seq_ids`), row j holding the logits after the first j drafts. `Result.verdicts` says
+        which were accepted; the emitted tokens are exactly those decoding without speculation
+        would give (docs/decode-modes.md)."""
+        self._drafts.append(pb.DraftBlock(sequence_id=int(seq_id), token_ids=_ids(token_ids)))
+
     def remove(self, seq_id: int) -> None:
         """Drops a sequence (sent with the next step)."""
         self._removed.append(int(seq_id))
@@ -531,9 +540,11 @@ class Session:
         if self._closed:
             raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
         added, forks, removed, appended = self._added, self._forks, self._removed, self._appended
+        drafts = self._drafts
         self._added, self._forks, self._removed, self._appended = [], [], [], []
+        self._drafts = []
         request = pb.SessionRequest(added=added, forks=forks, removed=removed, appended=appended,
-                                    **fields)
+                                    drafts=drafts, **fields)
         if inline is not None:
             inline.message = request
         response = self._exchange(request, inline)

@@ -16,6 +16,15 @@ _FINISH = {
 }
 
 
+_VERDICTS = {
+    pb.VERDICT_SCORED: "scored",
+    pb.VERDICT_ACCEPTED: "accepted",
+    pb.VERDICT_CORRECTED: "corrected",
+    pb.VERDICT_BONUS: "bonus",
+    pb.VERDICT_DISCARDED: "discarded",
+}
+
+
 class StopMatch(NamedTuple):
     """The stop string that ended a row's sequence, and how many bytes of the chosen token come
     after it: drop those (or those plus `len(text.encode())`) to end the text after (or before)
@@ -42,6 +51,10 @@ class Result:
             id), lm-evaluation-harness's definition.
         scored: `np.ndarray[bool]`, True where the token was given (`targets`) and scored, not
             drawn.
+        verdicts: per row, None (an ordinary draw), `"scored"`, or for a draft block's rows
+            `"accepted"`, `"corrected"`, `"bonus"` or `"discarded"` (not sampled: token -1).
+        acceptance_probabilities: `np.ndarray[float32]`, for accepted and corrected draft rows
+            the probability the row gave the draft token (0 elsewhere).
         top_logprobs: per row, `{token_id: logprob}` for the `top_logprobs` best tokens, best
             first (empty unless `top_logprobs` was asked for).
         finish_reasons: per row, None (go on), `"eos"` (an `eos_token_ids` token was chosen),
@@ -55,7 +68,8 @@ class Result:
     """
 
     __slots__ = ("token_ids", "logprobs", "processed_logprobs", "ranks", "seeds",
-                 "cumulative_logprobs", "is_greedy", "scored", "top_logprobs", "finish_reasons",
+                 "cumulative_logprobs", "is_greedy", "scored", "verdicts",
+                 "acceptance_probabilities", "top_logprobs", "finish_reasons",
                  "stop_matches", "errors", "seq_ids", "choices")
 
     def __init__(self, choices: Sequence[pb.TokenChoice], seq_ids: Optional[Sequence[int]] = None):
@@ -73,6 +87,9 @@ class Result:
         self.is_greedy = np.fromiter((c.is_greedy for c in choices), dtype=bool, count=n)
         self.scored = np.fromiter((c.verdict == pb.VERDICT_SCORED for c in choices), dtype=bool,
                                   count=n)
+        self.verdicts = [_VERDICTS.get(c.verdict) for c in choices]
+        self.acceptance_probabilities = np.fromiter(
+            (c.acceptance_probability for c in choices), dtype=np.float32, count=n)
         self.top_logprobs = [{t.token_id: t.logprob for t in c.top_logprobs} for c in choices]
         self.finish_reasons = [_FINISH.get(c.finish_reason) for c in choices]
         self.stop_matches = [

@@ -131,3 +131,34 @@ def test_a_bad_fork_fails_the_step_and_changes_nothing(client):
         assert s.sequences == frozenset({1})
         r = s.step([1], toy_logits(4, VOCAB)[None, :])
         assert r.ok
+
+
+def test_strict_verification_emits_the_stream_without_speculation(client):
+    params = dict(seed=21, min_tokens=2, eos_token_ids=[0], **PARAMS)
+    with client.session() as s:
+        s.add(1, prompt_token_ids=[4], **params)
+        plain = [t for t, _, _, _ in run(s, [1], 12)[1]]
+    rng = np.random.default_rng(5)
+    for k in (1, 3):
+        emitted, verdicts = [], []
+        with client.session() as s:
+            s.add(1, prompt_token_ids=[4], **params)
+            last = 4
+            while len(emitted) < len(plain):
+                truth = plain[len(emitted):len(emitted) + k] + [0] * k
+                draft = [t if rng.random() < 0.6 else int(rng.integers(VOCAB)) for t in truth[:k]]
+                s.draft(1, draft)
+                rows = np.stack([toy_logits(t, VOCAB) for t in [last] + draft])
+                r = s.step([1] * (k + 1), rows)
+                r.raise_for_errors()
+                for j, v in enumerate(r.verdicts):
+                    verdicts.append(v)
+                    if v != "discarded":
+                        emitted.append(int(r.token_ids[j]))
+                        assert v == ("bonus" if j == k else
+                                     "accepted" if r.token_ids[j] == draft[j] else "corrected")
+                        last = int(r.token_ids[j])
+                if r.finish_reasons[-1] == "eos" or "eos" in r.finish_reasons:
+                    break
+        assert emitted[:len(plain)] == plain, k
+        assert {"accepted", "corrected"} <= set(verdicts), verdicts

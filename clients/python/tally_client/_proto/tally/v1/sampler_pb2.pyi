@@ -41,6 +41,10 @@ UNAVAILABLE: ErrorCode
 UNKNOWN_PROCESSOR: ErrorCode
 UNKNOWN_SEQUENCE: ErrorCode
 UNKNOWN_VOCABULARY: ErrorCode
+VERDICT_ACCEPTED: Verdict
+VERDICT_BONUS: Verdict
+VERDICT_CORRECTED: Verdict
+VERDICT_DISCARDED: Verdict
 VERDICT_SCORED: Verdict
 VERDICT_UNSPECIFIED: Verdict
 VOCABULARY_EXISTS: ErrorCode
@@ -73,6 +77,14 @@ class ConnectionLimits(_message.Message):
     rst_window_millis: int
     def __init__(self, max_concurrent_streams: _Optional[int] = ..., max_rst_frames_per_window: _Optional[int] = ..., rst_window_millis: _Optional[int] = ..., max_header_list_bytes: _Optional[int] = ..., permit_keepalive_time_millis: _Optional[int] = ..., permit_keepalive_without_calls: bool = ..., max_connection_idle_millis: _Optional[int] = ..., keepalive_time_millis: _Optional[int] = ..., keepalive_timeout_millis: _Optional[int] = ...) -> None: ...
 
+class DraftBlock(_message.Message):
+    __slots__ = ["sequence_id", "token_ids"]
+    SEQUENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
+    sequence_id: int
+    token_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, sequence_id: _Optional[int] = ..., token_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class Explanation(_message.Message):
     __slots__ = ["stages", "top_logit_gap"]
     STAGES_FIELD_NUMBER: _ClassVar[int]
@@ -104,7 +116,8 @@ class GetSharedMemoryStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ["max_fork_children_per_step", "max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_step_elements", "max_top_logprobs", "max_vocab_size", "max_vocabularies", "max_vocabulary_bytes", "step_deadline_millis"]
+    __slots__ = ["max_draft_tokens", "max_fork_children_per_step", "max_message_bytes", "max_rows", "max_sequences_per_session", "max_sessions", "max_shared_memory_bytes", "max_shared_memory_regions", "max_step_elements", "max_top_logprobs", "max_vocab_size", "max_vocabularies", "max_vocabulary_bytes", "step_deadline_millis"]
+    MAX_DRAFT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_FORK_CHILDREN_PER_STEP_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +131,7 @@ class Limits(_message.Message):
     MAX_VOCABULARY_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
     STEP_DEADLINE_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    max_draft_tokens: int
     max_fork_children_per_step: int
     max_message_bytes: int
     max_rows: int
@@ -131,7 +145,7 @@ class Limits(_message.Message):
     max_vocabularies: int
     max_vocabulary_bytes: int
     step_deadline_millis: int
-    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ..., max_step_elements: _Optional[int] = ..., max_vocabularies: _Optional[int] = ..., max_vocabulary_bytes: _Optional[int] = ..., max_fork_children_per_step: _Optional[int] = ...) -> None: ...
+    def __init__(self, max_rows: _Optional[int] = ..., max_vocab_size: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_top_logprobs: _Optional[int] = ..., max_sequences_per_session: _Optional[int] = ..., max_sessions: _Optional[int] = ..., step_deadline_millis: _Optional[int] = ..., max_shared_memory_regions: _Optional[int] = ..., max_shared_memory_bytes: _Optional[int] = ..., max_step_elements: _Optional[int] = ..., max_vocabularies: _Optional[int] = ..., max_vocabulary_bytes: _Optional[int] = ..., max_fork_children_per_step: _Optional[int] = ..., max_draft_tokens: _Optional[int] = ...) -> None: ...
 
 class ListProcessorsRequest(_message.Message):
     __slots__ = []
@@ -391,9 +405,10 @@ class ServerInfo(_message.Message):
     def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
-    __slots__ = ["added", "appended", "forks", "logits", "register_shared_memory", "removed", "row_sequence_ids", "row_target_token_ids", "step_id", "unregister_shared_memory"]
+    __slots__ = ["added", "appended", "drafts", "forks", "logits", "register_shared_memory", "removed", "row_sequence_ids", "row_target_token_ids", "step_id", "unregister_shared_memory"]
     ADDED_FIELD_NUMBER: _ClassVar[int]
     APPENDED_FIELD_NUMBER: _ClassVar[int]
+    DRAFTS_FIELD_NUMBER: _ClassVar[int]
     FORKS_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
     REGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
@@ -404,6 +419,7 @@ class SessionRequest(_message.Message):
     UNREGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     added: _containers.RepeatedCompositeFieldContainer[Sequence]
     appended: _containers.RepeatedCompositeFieldContainer[SequenceTokens]
+    drafts: _containers.RepeatedCompositeFieldContainer[DraftBlock]
     forks: _containers.RepeatedCompositeFieldContainer[Fork]
     logits: Logits
     register_shared_memory: _containers.RepeatedCompositeFieldContainer[RegisterSharedMemoryRequest]
@@ -412,7 +428,7 @@ class SessionRequest(_message.Message):
     row_target_token_ids: _containers.RepeatedScalarFieldContainer[int]
     step_id: int
     unregister_shared_memory: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., forks: _Optional[_Iterable[_Union[Fork, _Mapping]]] = ..., row_target_token_ids: _Optional[_Iterable[int]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., forks: _Optional[_Iterable[_Union[Fork, _Mapping]]] = ..., row_target_token_ids: _Optional[_Iterable[int]] = ..., drafts: _Optional[_Iterable[_Union[DraftBlock, _Mapping]]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
 
 class SessionResponse(_message.Message):
     __slots__ = ["choices", "error", "step_id"]
@@ -483,7 +499,8 @@ class StructuredOutput(_message.Message):
     def __init__(self, regex: _Optional[str] = ..., choice: _Optional[_Union[Choice, _Mapping]] = ..., json_schema: _Optional[str] = ...) -> None: ...
 
 class TokenChoice(_message.Message):
-    __slots__ = ["cumulative_logprob", "error", "explanation", "finish_reason", "is_greedy", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs", "verdict"]
+    __slots__ = ["acceptance_probability", "cumulative_logprob", "error", "explanation", "finish_reason", "is_greedy", "label_logprobs", "logprob", "processed_logprob", "rank", "seed", "stop_string", "stop_string_trailing_bytes", "token_id", "top_logprobs", "verdict"]
+    ACCEPTANCE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     CUMULATIVE_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
@@ -499,6 +516,7 @@ class TokenChoice(_message.Message):
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
+    acceptance_probability: float
     cumulative_logprob: float
     error: _status_pb2.Status
     explanation: Explanation
@@ -514,7 +532,7 @@ class TokenChoice(_message.Message):
     token_id: int
     top_logprobs: _containers.RepeatedCompositeFieldContainer[TokenLogprob]
     verdict: Verdict
-    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., stop_string: _Optional[str] = ..., stop_string_trailing_bytes: _Optional[int] = ..., cumulative_logprob: _Optional[float] = ..., is_greedy: bool = ..., verdict: _Optional[_Union[Verdict, str]] = ...) -> None: ...
+    def __init__(self, token_id: _Optional[int] = ..., logprob: _Optional[float] = ..., processed_logprob: _Optional[float] = ..., rank: _Optional[int] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., finish_reason: _Optional[_Union[FinishReason, str]] = ..., seed: _Optional[int] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., label_logprobs: _Optional[_Iterable[_Union[TokenLogprob, _Mapping]]] = ..., stop_string: _Optional[str] = ..., stop_string_trailing_bytes: _Optional[int] = ..., cumulative_logprob: _Optional[float] = ..., is_greedy: bool = ..., verdict: _Optional[_Union[Verdict, str]] = ..., acceptance_probability: _Optional[float] = ...) -> None: ...
 
 class TokenHistory(_message.Message):
     __slots__ = ["output_token_ids", "prompt_token_ids"]

@@ -100,9 +100,11 @@ public final class DemoCommand implements Callable<Integer> {
       out.printf("Vocabulary '%s' registered (%,d tokens, fingerprint %s): stop strings read its"
           + " bytes.%n%n", vocabulary.getName(), vocabulary.getSize(),
           vocabulary.getFingerprint().substring(0, 12));
-      for (Lane lane : generate(model, SamplerGrpc.newStub(channel), settings, slots)) {
+      List<Lane> lanes = generate(model, SamplerGrpc.newStub(channel), settings, slots);
+      for (Lane lane : lanes) {
         print(model, lane);
       }
+      speculative(model, SamplerGrpc.newStub(channel), lanes.get(1));
       out.printf("%d sequences in one session, in %.2f s. Try: ./tally demo --prompt"
           + " \"First Citizen:\" --seed 1%n", settings.size(), (System.nanoTime() - started) / 1e9);
     } finally {
@@ -267,6 +269,24 @@ public final class DemoCommand implements Callable<Integer> {
     }
     session.onCompleted();
     return lanes;
+  }
+
+  /** The given lane decoded again with drafts: the same tokens, in fewer steps. */
+  private void speculative(NgramModel model, SamplerGrpc.SamplerStub stub, Lane lane)
+      throws InterruptedException, IOException {
+    int promptLength = lane.length - lane.choices.size();
+    int[] prompt = java.util.Arrays.copyOf(lane.history, promptLength);
+    SpeculativeRun.Outcome o = SpeculativeRun.run(model, stub, lane.setting.params(), prompt,
+        lane.choices.size());
+    int[] plain = java.util.Arrays.copyOfRange(lane.history, promptLength, lane.length);
+    boolean same = java.util.Arrays.equals(o.tokens(), 0, Math.min(o.tokens().length,
+        plain.length), plain, 0, plain.length);
+    out.printf("== speculative decoding: \"%s\" again, with %d-token greedy drafts verified"
+        + " strictly%n", lane.setting.label(), SpeculativeRun.DRAFT_TOKENS);
+    out.printf("   %d tokens in %d steps instead of %d: %d of %d draft tokens accepted;"
+        + " %s%n%n", Math.min(o.tokens().length, plain.length), o.steps(), plain.length,
+        o.accepted(), o.drafted(), same ? "the same tokens as without speculation"
+            : "DIFFERENT tokens from the run without speculation");
   }
 
   private void print(NgramModel model, Lane lane) {

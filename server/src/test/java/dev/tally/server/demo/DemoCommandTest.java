@@ -34,6 +34,11 @@ final class DemoCommandTest {
     assertThat(constrained).containsPattern(
         "\n   MENENIUS: (CORIOLANUS|MENENIUS|SICINIUS|VOLUMNIA)\n")
         .contains("over 2 tokens, ended by EOS");
+    // Speculative decoding: the sampled setting again, with drafts, gives the same tokens.
+    assertThat(first).containsPattern("== speculative decoding: \"temperature 0\\.7, top_p 0\\.9\""
+        + " again, with 4-token greedy drafts verified strictly\n   [0-9]+ tokens in [0-9]+ steps"
+        + " instead of [0-9]+: [0-9]+ of [0-9]+ draft tokens accepted; the same tokens as without"
+        + " speculation\n");
   }
 
   private static String textOnly(String output) {
