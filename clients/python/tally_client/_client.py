@@ -377,6 +377,7 @@ class Session:
         self._added: list[pb.Sequence] = []
         self._forks: list[pb.Fork] = []
         self._drafts: list[pb.DraftBlock] = []
+        self._prompt_scores: list[pb.PromptScore] = []
         self._removed: list[int] = []
         self._appended: list[pb.SequenceTokens] = []
         self._sequences: set[int] = set()
@@ -473,6 +474,14 @@ class Session:
         would give (docs/decode-modes.md)."""
         self._drafts.append(pb.DraftBlock(sequence_id=int(seq_id), token_ids=_ids(token_ids)))
 
+    def score_prompt(self, seq_id: int, start: int, count: int) -> None:
+        """Scores prompt tokens `start + 1` to `start + count` of a sequence in the next step,
+        which gives the sequence `count` consecutive rows (row j: the logits after prompt tokens
+        0..start+j). Chunk a long prompt over several steps; `Result.score_summaries` sums each
+        chunk. The sequence itself is unchanged."""
+        self._prompt_scores.append(pb.PromptScore(sequence_id=int(seq_id), start=int(start),
+                                                  count=int(count)))
+
     def remove(self, seq_id: int) -> None:
         """Drops a sequence (sent with the next step)."""
         self._removed.append(int(seq_id))
@@ -510,7 +519,7 @@ class Session:
         else:
             response = self._send(row_sequence_ids=ids, logits=tensor,
                                   row_target_token_ids=row_targets)
-        return Result(response.choices, ids)
+        return Result(response.choices, ids, response.score_summaries)
 
     def _shared_region(self, nbytes: int) -> Region:
         """The session's region, replaced by a larger one (in a registry-only step) if needed."""
@@ -540,11 +549,11 @@ class Session:
         if self._closed:
             raise TallyError(grpc.StatusCode.FAILED_PRECONDITION, "the session is closed")
         added, forks, removed, appended = self._added, self._forks, self._removed, self._appended
-        drafts = self._drafts
+        drafts, scores = self._drafts, self._prompt_scores
         self._added, self._forks, self._removed, self._appended = [], [], [], []
-        self._drafts = []
+        self._drafts, self._prompt_scores = [], []
         request = pb.SessionRequest(added=added, forks=forks, removed=removed, appended=appended,
-                                    drafts=drafts, **fields)
+                                    drafts=drafts, prompt_scores=scores, **fields)
         if inline is not None:
             inline.message = request
         response = self._exchange(request, inline)

@@ -55,6 +55,8 @@ class Result:
             `"accepted"`, `"corrected"`, `"bonus"` or `"discarded"` (not sampled: token -1).
         acceptance_probabilities: `np.ndarray[float32]`, for accepted and corrected draft rows
             the probability the row gave the draft token (0 elsewhere).
+        score_summaries: for `Session.score_prompt`, one `tally.v1.ScoreSummary` per scored
+            sequence (`sequence_id`, `sum_logprob`, `all_greedy`, `count`), in row order.
         top_logprobs: per row, `{token_id: logprob}` for the `top_logprobs` best tokens, best
             first (empty unless `top_logprobs` was asked for).
         finish_reasons: per row, None (go on), `"eos"` (an `eos_token_ids` token was chosen),
@@ -69,11 +71,13 @@ class Result:
 
     __slots__ = ("token_ids", "logprobs", "processed_logprobs", "ranks", "seeds",
                  "cumulative_logprobs", "is_greedy", "scored", "verdicts",
-                 "acceptance_probabilities", "top_logprobs", "finish_reasons",
+                 "acceptance_probabilities", "score_summaries", "top_logprobs", "finish_reasons",
                  "stop_matches", "errors", "seq_ids", "choices")
 
-    def __init__(self, choices: Sequence[pb.TokenChoice], seq_ids: Optional[Sequence[int]] = None):
+    def __init__(self, choices: Sequence[pb.TokenChoice], seq_ids: Optional[Sequence[int]] = None,
+                 score_summaries: Sequence[pb.ScoreSummary] = ()):
         n = len(choices)
+        self.score_summaries = list(score_summaries)
         self.choices = list(choices)
         self.seq_ids = None if seq_ids is None else tuple(int(s) for s in seq_ids)
         self.token_ids = np.fromiter((c.token_id for c in choices), dtype=np.int32, count=n)

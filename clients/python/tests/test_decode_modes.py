@@ -162,3 +162,35 @@ def test_strict_verification_emits_the_stream_without_speculation(client):
                     break
         assert emitted[:len(plain)] == plain, k
         assert {"accepted", "corrected"} <= set(verdicts), verdicts
+
+
+def test_prompt_scoring_in_chunks_equals_one_chunk_and_the_log_softmax(client):
+    prompt = [int(t) for t in np.random.default_rng(3).integers(1, VOCAB, 30)]
+    rows = np.stack([toy_logits(t, VOCAB) for t in prompt[:-1]])  # row j: after prompt[0..j]
+
+    def score(chunks):
+        out, summaries = [], []
+        with client.session() as s:
+            s.add(1, prompt_token_ids=prompt, seed=1, **PARAMS)
+            start = 0
+            for count in chunks:
+                s.score_prompt(1, start, count)
+                r = s.step([1] * count, rows[start:start + count])
+                r.raise_for_errors()
+                assert all(r.scored)
+                out += list(zip(r.token_ids.tolist(), r.logprobs.tolist(), r.is_greedy.tolist()))
+                summaries += r.score_summaries
+                start += count
+        return out, summaries
+
+    whole, one = score([29])
+    chunked, seven = score([5, 5, 5, 5, 5, 3, 1])
+    assert whole == chunked
+    assert [t for t, _, _ in whole] == prompt[1:]
+    x = rows.astype(np.float64)
+    lse = x.max(axis=1) + np.log(np.exp(x - x.max(axis=1, keepdims=True)).sum(axis=1))
+    reference = float(sum(x[j, prompt[j + 1]] - lse[j] for j in range(29)))
+    assert len(one) == 1 and one[0].count == 29
+    assert abs(one[0].sum_logprob - reference) < 1e-4
+    assert abs(sum(s.sum_logprob for s in seven) - one[0].sum_logprob) < 1e-9
+    assert one[0].all_greedy == all(g for _, _, g in whole)

@@ -235,6 +235,16 @@ class ProcessorSpec(_message.Message):
     params: _struct_pb2.Struct
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class PromptScore(_message.Message):
+    __slots__ = ["count", "sequence_id", "start"]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    sequence_id: int
+    start: int
+    def __init__(self, sequence_id: _Optional[int] = ..., start: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
 class RegisterSharedMemoryRequest(_message.Message):
     __slots__ = ["byte_size", "key", "name"]
     BYTE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -358,6 +368,18 @@ class SamplingParams(_message.Message):
     vocabulary: str
     def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., min_p: _Optional[float] = ..., typical_p: _Optional[float] = ..., top_n_sigma: _Optional[float] = ..., repetition_penalty: _Optional[float] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., penalty_last_n: _Optional[int] = ..., logit_bias: _Optional[_Mapping[int, float]] = ..., allowed_token_ids: _Optional[_Iterable[int]] = ..., banned_token_ids: _Optional[_Iterable[int]] = ..., min_tokens: _Optional[int] = ..., eos_token_ids: _Optional[_Iterable[int]] = ..., stop_token_ids: _Optional[_Iterable[int]] = ..., seed: _Optional[int] = ..., top_logprobs: _Optional[int] = ..., top_logprobs_mode: _Optional[_Union[LogprobsMode, str]] = ..., order: _Optional[_Union[Order, str]] = ..., processors: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., pipeline: _Optional[_Iterable[_Union[ProcessorSpec, _Mapping]]] = ..., explain: bool = ..., label_token_ids: _Optional[_Iterable[int]] = ..., vocabulary: _Optional[str] = ..., stop_strings: _Optional[_Iterable[str]] = ..., structured_output: _Optional[_Union[StructuredOutput, _Mapping]] = ..., sample_index: _Optional[int] = ...) -> None: ...
 
+class ScoreSummary(_message.Message):
+    __slots__ = ["all_greedy", "count", "sequence_id", "sum_logprob"]
+    ALL_GREEDY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    SUM_LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    all_greedy: bool
+    count: int
+    sequence_id: int
+    sum_logprob: float
+    def __init__(self, sequence_id: _Optional[int] = ..., sum_logprob: _Optional[float] = ..., all_greedy: bool = ..., count: _Optional[int] = ...) -> None: ...
+
 class Sequence(_message.Message):
     __slots__ = ["cumulative_logprob", "id", "output_token_ids", "params", "prompt_token_ids"]
     CUMULATIVE_LOGPROB_FIELD_NUMBER: _ClassVar[int]
@@ -405,12 +427,13 @@ class ServerInfo(_message.Message):
     def __init__(self, version: _Optional[str] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., transports: _Optional[_Iterable[str]] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ..., spi_version: _Optional[str] = ..., active_sessions: _Optional[int] = ..., shared_memory: _Optional[_Union[SharedMemoryStatus, _Mapping]] = ..., connection_limits: _Optional[_Union[ConnectionLimits, _Mapping]] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SessionRequest(_message.Message):
-    __slots__ = ["added", "appended", "drafts", "forks", "logits", "register_shared_memory", "removed", "row_sequence_ids", "row_target_token_ids", "step_id", "unregister_shared_memory"]
+    __slots__ = ["added", "appended", "drafts", "forks", "logits", "prompt_scores", "register_shared_memory", "removed", "row_sequence_ids", "row_target_token_ids", "step_id", "unregister_shared_memory"]
     ADDED_FIELD_NUMBER: _ClassVar[int]
     APPENDED_FIELD_NUMBER: _ClassVar[int]
     DRAFTS_FIELD_NUMBER: _ClassVar[int]
     FORKS_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_SCORES_FIELD_NUMBER: _ClassVar[int]
     REGISTER_SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     ROW_SEQUENCE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -422,23 +445,26 @@ class SessionRequest(_message.Message):
     drafts: _containers.RepeatedCompositeFieldContainer[DraftBlock]
     forks: _containers.RepeatedCompositeFieldContainer[Fork]
     logits: Logits
+    prompt_scores: _containers.RepeatedCompositeFieldContainer[PromptScore]
     register_shared_memory: _containers.RepeatedCompositeFieldContainer[RegisterSharedMemoryRequest]
     removed: _containers.RepeatedScalarFieldContainer[int]
     row_sequence_ids: _containers.RepeatedScalarFieldContainer[int]
     row_target_token_ids: _containers.RepeatedScalarFieldContainer[int]
     step_id: int
     unregister_shared_memory: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., forks: _Optional[_Iterable[_Union[Fork, _Mapping]]] = ..., row_target_token_ids: _Optional[_Iterable[int]] = ..., drafts: _Optional[_Iterable[_Union[DraftBlock, _Mapping]]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
+    def __init__(self, step_id: _Optional[int] = ..., added: _Optional[_Iterable[_Union[Sequence, _Mapping]]] = ..., removed: _Optional[_Iterable[int]] = ..., appended: _Optional[_Iterable[_Union[SequenceTokens, _Mapping]]] = ..., row_sequence_ids: _Optional[_Iterable[int]] = ..., register_shared_memory: _Optional[_Iterable[_Union[RegisterSharedMemoryRequest, _Mapping]]] = ..., unregister_shared_memory: _Optional[_Iterable[str]] = ..., forks: _Optional[_Iterable[_Union[Fork, _Mapping]]] = ..., row_target_token_ids: _Optional[_Iterable[int]] = ..., drafts: _Optional[_Iterable[_Union[DraftBlock, _Mapping]]] = ..., prompt_scores: _Optional[_Iterable[_Union[PromptScore, _Mapping]]] = ..., logits: _Optional[_Union[Logits, _Mapping]] = ...) -> None: ...
 
 class SessionResponse(_message.Message):
-    __slots__ = ["choices", "error", "step_id"]
+    __slots__ = ["choices", "error", "score_summaries", "step_id"]
     CHOICES_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SCORE_SUMMARIES_FIELD_NUMBER: _ClassVar[int]
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     choices: _containers.RepeatedCompositeFieldContainer[TokenChoice]
     error: _status_pb2.Status
+    score_summaries: _containers.RepeatedCompositeFieldContainer[ScoreSummary]
     step_id: int
-    def __init__(self, step_id: _Optional[int] = ..., choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    def __init__(self, step_id: _Optional[int] = ..., choices: _Optional[_Iterable[_Union[TokenChoice, _Mapping]]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., score_summaries: _Optional[_Iterable[_Union[ScoreSummary, _Mapping]]] = ...) -> None: ...
 
 class SharedMemoryRef(_message.Message):
     __slots__ = ["byte_size", "offset", "region"]

@@ -9,8 +9,14 @@ public final class TokenLog implements TokenHistory {
   private final int promptLength;
   private int length;
   private int maxTokenId = -1;
+  private final boolean view;
 
   private TokenLog(int[] tokens, int promptLength, int length) {
+    this(tokens, promptLength, length, false);
+  }
+
+  private TokenLog(int[] tokens, int promptLength, int length, boolean view) {
+    this.view = view;
     this.tokens = tokens;
     this.promptLength = promptLength;
     this.length = length;
@@ -41,6 +47,18 @@ public final class TokenLog implements TokenHistory {
     return new TokenLog(new int[16], 0, 0);
   }
 
+  /**
+   * The first {@code length} tokens as a prompt with no output, sharing this history's array: a
+   * read-only view for a row that scores a prompt token. It must not outlive a truncation of this
+   * history; appending to it is refused.
+   */
+  public TokenLog promptPrefix(int length) {
+    if (length < 0 || length > this.length) {
+      throw new IndexOutOfBoundsException(length);
+    }
+    return new TokenLog(tokens, length, length, true);
+  }
+
   /** An independent copy (a forked sequence's history). */
   public TokenLog copy() {
     TokenLog c = new TokenLog(Arrays.copyOf(tokens, Math.max(16, length + 16)), promptLength, 0);
@@ -51,6 +69,9 @@ public final class TokenLog implements TokenHistory {
 
   /** Appends an output token. */
   public void append(int tokenId) {
+    if (view) {
+      throw new IllegalStateException("a prompt prefix is read-only");
+    }
     if (tokenId < 0) {
       throw new IllegalArgumentException("negative token id " + tokenId);
     }
@@ -67,6 +88,9 @@ public final class TokenLog implements TokenHistory {
    * @throws IllegalArgumentException if that would cut into the prompt or grow the history
    */
   public void truncate(int newLength) {
+    if (view) {
+      throw new IllegalStateException("a prompt prefix is read-only");
+    }
     if (newLength < promptLength || newLength > length) {
       throw new IllegalArgumentException("cannot truncate a history of " + length
           + " tokens (prompt " + promptLength + ") to " + newLength);

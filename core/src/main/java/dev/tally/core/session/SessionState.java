@@ -28,6 +28,7 @@ public final class SessionState {
    */
   public static final class Sequence {
     private final long id;
+    private final Chain base;
     private Chain chain;
     private final TokenLog history;
     private final long seed;
@@ -35,12 +36,13 @@ public final class SessionState {
 
     /** A new sequence: {@code chain} is the compiled one; the sequence binds its own copy. */
     Sequence(long id, Chain chain, TokenLog history, long seed, double cumulativeLogprob) {
-      this(chain.forSequence(), id, history, seed, cumulativeLogprob);
+      this(chain, chain.forSequence(), id, history, seed, cumulativeLogprob);
     }
 
-    private Sequence(Chain bound, long id, TokenLog history, long seed,
+    private Sequence(Chain base, Chain bound, long id, TokenLog history, long seed,
         double cumulativeLogprob) {
       this.id = id;
+      this.base = base;
       this.chain = bound;
       this.history = history;
       this.seed = seed;
@@ -49,7 +51,17 @@ public final class SessionState {
 
     /** A deep copy under {@code childId}: history, cumulative logprob and every stage's state. */
     Sequence fork(long childId, long childSeed) {
-      return new Sequence(chain.fork(), childId, history.copy(), childSeed, cumulativeLogprob);
+      return new Sequence(base, chain.fork(), childId, history.copy(), childSeed,
+          cumulativeLogprob);
+    }
+
+    /**
+     * The sequence's compiled chain without its per-sequence state: for rows that are not the
+     * sequence's next token (prompt scores), whose stateful stages build their state from the
+     * row's own history, as in {@code Sample}.
+     */
+    public Chain baseChain() {
+      return base;
     }
 
     /**
@@ -148,15 +160,18 @@ public final class SessionState {
   public final class Step {
     private final Sequence[] rows;
     private final int[][] drafts;
+    private final PromptScoreSpec[] scores;
     private final Map<Long, Sequence> added;
     private final Map<Long, Sequence> removed;
     private final Sequence[] appendedTo;
     private final int[] lengthsBefore;
 
-    private Step(Sequence[] rows, int[][] drafts, Map<Long, Sequence> added,
-        Map<Long, Sequence> removed, Sequence[] appendedTo, int[] lengthsBefore) {
+    private Step(Sequence[] rows, int[][] drafts, PromptScoreSpec[] scores,
+        Map<Long, Sequence> added, Map<Long, Sequence> removed, Sequence[] appendedTo,
+        int[] lengthsBefore) {
       this.rows = rows;
       this.drafts = drafts;
+      this.scores = scores;
       this.added = added;
       this.removed = removed;
       this.appendedTo = appendedTo;
@@ -174,6 +189,11 @@ public final class SessionState {
      */
     public int[] draftAt(int row) {
       return drafts[row];
+    }
+
+    /** The prompt score whose rows start at {@code row}, or {@code null}. */
+    public PromptScoreSpec promptScoreAt(int row) {
+      return scores[row];
     }
 
     /**
@@ -228,6 +248,18 @@ public final class SessionState {
    */
   public Step begin(List<SequenceSpec> added, List<ForkSpec> forks, long[] removed,
       List<AppendedTokens> appended, List<DraftSpec> drafts, long[] rowSequenceIds, int rows) {
+    return begin(added, forks, removed, appended, drafts, List.of(), rowSequenceIds, rows);
+  }
+
+  /**
+   * Like {@link #begin(List, List, long[], List, List, long[], int)}, with prompt scores: a scored
+   * sequence owns {@code count} consecutive rows, and {@link Step#promptScoreAt} tells where.
+   *
+   * @throws TallyException naming the offending field; nothing was changed then
+   */
+  public Step begin(List<SequenceSpec> added, List<ForkSpec> forks, long[] removed,
+      List<AppendedTokens> appended, List<DraftSpec> drafts, List<PromptScoreSpec> scores,
+      long[] rowSequenceIds, int rows) {
     // Validate everything against a view of the registry after the step; mutate only at the end.
     Map<Long, Sequence> fresh = new HashMap<>();
     for (int i = 0; i < added.size(); i++) {
@@ -288,9 +320,12 @@ public final class SessionState {
       throw new TallyException(ErrorCode.INVALID_TENSOR, "row_sequence_ids",
           "row_sequence_ids has " + rowSequenceIds.length + " entries but logits.rows is " + rows);
     }
-    Map<Long, Integer> drafted = drafts(drafts, fresh, gone);
+    Map<Long, Block> owned = new HashMap<>();
+    drafts(drafts, fresh, gone, owned);
+    promptScores(scores, fresh, gone, owned);
     Sequence[] rowSequences = new Sequence[rows];
-    int[][] blocks = new int[rows][];
+    int[][] draftRows = new int[rows][];
+    PromptScoreSpec[] scoreRows = new PromptScoreSpec[rows];
     Set<Long> seen = new HashSet<>();
     for (int i = 0; i < rows; i++) {
       long id = rowSequenceIds[i];
@@ -304,31 +339,31 @@ public final class SessionState {
         throw TallyException.invalidParams("row_sequence_ids[" + i + "]",
             "row_sequence_ids[" + i + "]: sequence " + Long.toUnsignedString(id)
                 + " appears in more than one row of the step"
-                + (drafted.containsKey(id) ? " outside its draft block" : ""));
+                + (owned.containsKey(id) ? " outside its " + owned.get(id).what() : ""));
       }
       rowSequences[i] = s;
-      Integer block = drafted.get(id);
+      Block block = owned.get(id);
       if (block != null) {
-        int[] tokens = drafts.get(block).tokenIds();
         int end = i;
-        while (end + 1 < rows && rowSequenceIds[end + 1] == id && end - i < tokens.length) {
+        while (end + 1 < rows && rowSequenceIds[end + 1] == id && end - i + 1 < block.rows()) {
           rowSequences[++end] = s;
         }
-        if (end - i != tokens.length) {
+        if (end - i + 1 != block.rows()) {
           throw TallyException.invalidParams("row_sequence_ids[" + i + "]", "row_sequence_ids["
-              + i + "]: sequence " + Long.toUnsignedString(id) + " has " + tokens.length
-              + " draft tokens (drafts[" + block + "]), so it needs " + (tokens.length + 1)
-              + " consecutive rows; it has " + (end - i + 1));
+              + i + "]: sequence " + Long.toUnsignedString(id) + " has " + block.what() + " ("
+              + block.field() + "), so it needs " + block.rows() + " consecutive rows; it has "
+              + (end - i + 1));
         }
-        blocks[i] = tokens;
+        draftRows[i] = block.draft();
+        scoreRows[i] = block.score();
         i = end;
       }
     }
-    for (Map.Entry<Long, Integer> d : drafted.entrySet()) {
-      if (!seen.contains(d.getKey())) {
-        throw TallyException.invalidParams("drafts[" + d.getValue() + "].sequence_id", "drafts["
-            + d.getValue() + "]: sequence " + Long.toUnsignedString(d.getKey())
-            + " has no rows in this step");
+    for (Map.Entry<Long, Block> b : owned.entrySet()) {
+      if (!seen.contains(b.getKey())) {
+        throw TallyException.invalidParams(b.getValue().field() + ".sequence_id",
+            b.getValue().field() + ": sequence " + Long.toUnsignedString(b.getKey())
+                + " has no rows in this step");
       }
     }
 
@@ -360,7 +395,7 @@ public final class SessionState {
     }
     Map<Long, Sequence> addedNow = new HashMap<>(fresh);
     addedNow.keySet().removeAll(gone);
-    return new Step(rowSequences, blocks, addedNow, removedNow, touched, lengths);
+    return new Step(rowSequences, draftRows, scoreRows, addedNow, removedNow, touched, lengths);
   }
 
   /**
@@ -402,10 +437,15 @@ public final class SessionState {
     }
   }
 
-  /** Checks the draft blocks; returns each drafted sequence's block index. */
-  private Map<Long, Integer> drafts(List<DraftSpec> drafts, Map<Long, Sequence> fresh,
-      Set<Long> gone) {
-    Map<Long, Integer> out = new HashMap<>();
+  /**
+   * The consecutive rows one sequence owns in a step: a draft block ({@code draft}) or a prompt
+   * score ({@code score}); {@code what} describes it for messages.
+   */
+  private record Block(String field, int rows, String what, int[] draft, PromptScoreSpec score) {}
+
+  /** Checks the draft blocks and records the rows each drafted sequence owns. */
+  private void drafts(List<DraftSpec> drafts, Map<Long, Sequence> fresh, Set<Long> gone,
+      Map<Long, Block> out) {
     for (int i = 0; i < drafts.size(); i++) {
       DraftSpec d = drafts.get(i);
       String field = "drafts[" + i + "]";
@@ -413,11 +453,12 @@ public final class SessionState {
         throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, field + ".sequence_id", field
             + ": sequence " + Long.toUnsignedString(d.sequenceId()) + " is not registered");
       }
-      if (out.putIfAbsent(d.sequenceId(), i) != null) {
+      int k = d.tokenIds().length;
+      if (out.putIfAbsent(d.sequenceId(), new Block("drafts[" + i + "]", k + 1,
+          "a draft block of " + k + " tokens", d.tokenIds(), null)) != null) {
         throw TallyException.invalidParams(field + ".sequence_id", field + ": sequence "
             + Long.toUnsignedString(d.sequenceId()) + " already has a draft block in this step");
       }
-      int k = d.tokenIds().length;
       if (k == 0 || k > MAX_DRAFT_TOKENS) {
         throw new TallyException(k == 0 ? ErrorCode.INVALID_PARAMS : ErrorCode.LIMIT_EXCEEDED,
             field + ".token_ids", field + " has " + k + " tokens; a block holds 1 to "
@@ -430,7 +471,34 @@ public final class SessionState {
         }
       }
     }
-    return out;
+  }
+
+  /** Checks the prompt scores and records the rows each scored sequence owns. */
+  private void promptScores(List<PromptScoreSpec> scores, Map<Long, Sequence> fresh,
+      Set<Long> gone, Map<Long, Block> out) {
+    for (int i = 0; i < scores.size(); i++) {
+      PromptScoreSpec p = scores.get(i);
+      String field = "prompt_scores[" + i + "]";
+      Sequence s = lookup(p.sequenceId(), fresh, gone);
+      if (s == null) {
+        throw new TallyException(ErrorCode.UNKNOWN_SEQUENCE, field + ".sequence_id", field
+            + ": sequence " + Long.toUnsignedString(p.sequenceId()) + " is not registered");
+      }
+      int prompt = s.history().promptLength();
+      if (p.count() < 1 || p.start() < 0 || (long) p.start() + p.count() >= prompt) {
+        throw TallyException.invalidParams(field + ".count", field + " scores prompt tokens "
+            + ((long) p.start() + 1) + " to " + ((long) p.start() + p.count()) + ", but the"
+            + " prompt of sequence " + Long.toUnsignedString(p.sequenceId()) + " has " + prompt
+            + " tokens (0 to " + (prompt - 1) + "; token 0 is never scored) and count must be"
+            + " at least 1");
+      }
+      if (out.putIfAbsent(p.sequenceId(), new Block(field, p.count(), "a prompt score of "
+          + p.count() + " rows", null, p)) != null) {
+        throw TallyException.invalidParams(field + ".sequence_id", field + ": sequence "
+            + Long.toUnsignedString(p.sequenceId())
+            + " already has a draft block or a prompt score in this step");
+      }
+    }
   }
 
   /** Frees every sequence (the stream ended). */

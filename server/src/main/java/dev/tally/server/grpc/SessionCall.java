@@ -2,6 +2,8 @@ package dev.tally.server.grpc;
 
 import dev.tally.api.v1.DraftBlock;
 import dev.tally.api.v1.Fork;
+import dev.tally.api.v1.PromptScore;
+import dev.tally.api.v1.ScoreSummary;
 import dev.tally.api.v1.RegisterSharedMemoryRequest;
 import dev.tally.api.v1.Sequence;
 import dev.tally.api.v1.SequenceTokens;
@@ -14,6 +16,7 @@ import dev.tally.core.engine.RowSampler;
 import dev.tally.core.session.AppendedTokens;
 import dev.tally.core.session.DraftSpec;
 import dev.tally.core.session.ForkSpec;
+import dev.tally.core.session.PromptScoreSpec;
 import dev.tally.core.session.SequenceSpec;
 import dev.tally.core.session.SessionState;
 import dev.tally.server.exec.RowJob;
@@ -130,7 +133,8 @@ final class SessionCall implements StreamObserver<SessionRequest> {
       checkNoTargetOnDrafts(request, targets);
       step = state.begin(added(request.getAddedList()), forks(request.getForksList()),
           toLongs(request.getRemovedList()), appended(request.getAppendedList()),
-          drafts(request.getDraftsList()), toLongs(request.getRowSequenceIdsList()), rowCount);
+          drafts(request.getDraftsList()), promptScores(request.getPromptScoresList()),
+          toLongs(request.getRowSequenceIdsList()), rowCount);
       unregisterRegions(request); // last: a step that fails before here changed nothing
     } catch (TallyException e) {
       if (stats != null) {
@@ -165,6 +169,18 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     }
     RowJob[] jobs = new RowJob[rows.length];
     for (int i = 0; i < rows.length; i++) {
+      PromptScoreSpec score = step.promptScoreAt(i);
+      if (score != null) {
+        // Row j scores prompt token start + j + 1 after the prefix before it, on the sequence's
+        // chain without its state (built from the prefix, as Sample builds it).
+        for (int j = 0; j < score.count(); j++) {
+          int position = score.start() + j + 1;
+          jobs[i + j] = new RowJob(rows[i].baseChain(), rows[i].history().promptPrefix(position),
+              rows[i].seed(), rows[i].history().token(position));
+        }
+        i += score.count() - 1;
+        continue;
+      }
       int[] draft = step.draftAt(i);
       if (draft == null) {
         jobs[i] = new RowJob(rows[i].chain(), rows[i].history(), rows[i].seed(), targets[i]);
@@ -209,6 +225,12 @@ final class SessionCall implements StreamObserver<SessionRequest> {
           response.setError(Errors.toStatus(failure));
         } else {
           for (int i = 0; i < results.length; i++) {
+            PromptScoreSpec score = step.promptScoreAt(i);
+            if (score != null) { // prompt rows: scored, summed, and nothing joins the sequence
+              response.addScoreSummaries(promptRows(results, i, score.count(), rows[i], response));
+              i += score.count() - 1;
+              continue;
+            }
             RowResult r = sessionRow(results[i], i, rows[i]);
             double cumulative = 0;
             if (!r.failed() && r.verdict() != RowResult.Verdict.DISCARDED) {
@@ -242,6 +264,25 @@ final class SessionCall implements StreamObserver<SessionRequest> {
             .setError(Errors.toStatus(Errors.internal(e))).build());
       }
     });
+  }
+
+  /** Adds a prompt score's rows to the response; returns their summary. */
+  private static ScoreSummary promptRows(RowResult[] results, int first, int count,
+      SessionState.Sequence sequence, SessionResponse.Builder response) {
+    double sum = 0;
+    boolean allGreedy = true;
+    int scored = 0;
+    for (int j = first; j < first + count; j++) {
+      RowResult r = sessionRow(results[j], j, sequence);
+      if (!r.failed()) {
+        sum += r.logprob();
+        allGreedy &= r.isGreedy();
+        scored++;
+      }
+      response.addChoices(ProtoMapper.toChoice(r, 0));
+    }
+    return ScoreSummary.newBuilder().setSequenceId(sequence.id()).setSumLogprob(sum)
+        .setAllGreedy(allGreedy && scored > 0).setCount(scored).build();
   }
 
   /**
@@ -413,18 +454,33 @@ final class SessionCall implements StreamObserver<SessionRequest> {
     return out;
   }
 
-  /** A drafted sequence's rows are verified, so none of them may also score a target. */
+  private static List<PromptScoreSpec> promptScores(List<PromptScore> scores) {
+    List<PromptScoreSpec> out = new ArrayList<>(scores.size());
+    for (PromptScore p : scores) {
+      out.add(new PromptScoreSpec(p.getSequenceId(), (int) Math.min(p.getStart() & 0xffffffffL,
+          Integer.MAX_VALUE), (int) Math.min(p.getCount() & 0xffffffffL, Integer.MAX_VALUE)));
+    }
+    return out;
+  }
+
+  /**
+   * A drafted or prompt-scored sequence's rows are verified or scored already, so none of them
+   * may also have a target.
+   */
   private static void checkNoTargetOnDrafts(SessionRequest request, int[] targets) {
-    if (request.getDraftsCount() == 0 || request.getRowTargetTokenIdsCount() == 0) {
+    if (request.getDraftsCount() + request.getPromptScoresCount() == 0
+        || request.getRowTargetTokenIdsCount() == 0) {
       return;
     }
-    java.util.Set<Long> drafted = new java.util.HashSet<>();
-    request.getDraftsList().forEach(d -> drafted.add(d.getSequenceId()));
+    java.util.Map<Long, String> owned = new java.util.HashMap<>();
+    request.getDraftsList().forEach(d -> owned.put(d.getSequenceId(), "a draft block"));
+    request.getPromptScoresList().forEach(p -> owned.put(p.getSequenceId(), "a prompt score"));
     for (int i = 0; i < targets.length && i < request.getRowSequenceIdsCount(); i++) {
-      if (targets[i] != RowSampler.DRAW && drafted.contains(request.getRowSequenceIds(i))) {
+      String block = owned.get(request.getRowSequenceIds(i));
+      if (targets[i] != RowSampler.DRAW && block != null) {
         throw TallyException.invalidParams("row_target_token_ids[" + i + "]",
-            "row_target_token_ids[" + i + "] is " + targets[i] + ", but the row belongs to"
-                + " a draft block: it must be -1");
+            "row_target_token_ids[" + i + "] is " + targets[i] + ", but the row belongs to "
+                + block + ": it must be -1");
       }
     }
   }

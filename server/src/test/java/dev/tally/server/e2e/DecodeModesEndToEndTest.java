@@ -580,7 +580,8 @@ final class DecodeModesEndToEndTest {
               .addTokenIds(4))
           .addRowSequenceIds(1).addRowSequenceIds(1).setLogits(TestServer.f32(2, WIDTH, two))
           .build()), Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS", "row_sequence_ids[0]:"
-          + " sequence 1 has 2 draft tokens (drafts[0]), so it needs 3 consecutive rows; it has 2");
+          + " sequence 1 has a draft block of 2 tokens (drafts[0]), so it needs 3 consecutive rows;"
+          + " it has 2");
       assertStepError(s.step(SessionRequest.newBuilder().setStepId(3)
           .addDrafts(dev.tally.api.v1.DraftBlock.newBuilder().setSequenceId(8).addTokenIds(3))
           .addRowSequenceIds(1).setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build()),
@@ -604,6 +605,139 @@ final class DecodeModesEndToEndTest {
       TokenChoice first = s.step(SessionRequest.newBuilder().setStepId(6).addRowSequenceIds(1)
           .setLogits(TestServer.f32(1, WIDTH, model(PROMPT))).build()).getChoices(0);
       assertThat(first.getCumulativeLogprob()).isEqualTo(first.getLogprob());
+    }
+  }
+
+  // ---- prompt scoring ------------------------------------------------------------------------
+
+  private static final int SCORED_PROMPT = 40;
+
+  private static List<Integer> longPrompt() {
+    SplittableRandom r = new SplittableRandom(40);
+    List<Integer> p = new ArrayList<>();
+    for (int i = 0; i < SCORED_PROMPT; i++) {
+      p.add(1 + r.nextInt(SIZE - 1));
+    }
+    return p;
+  }
+
+  /** Scores prompt tokens 1..39 of sequence 1 in chunks of {@code chunk} rows. */
+  private static List<SessionResponse> scoreInChunks(SamplingParams p, int chunk)
+      throws Exception {
+    List<Integer> prompt = longPrompt();
+    List<SessionResponse> out = new ArrayList<>();
+    try (TestServer.SessionClient s = server.session(server.uds)) {
+      assertThat(s.step(SessionRequest.newBuilder().setStepId(1)
+          .addAdded(sequence(1, p, prompt, List.of(), 0)).build()).hasError()).isFalse();
+      long step = 2;
+      for (int start = 0; start < SCORED_PROMPT - 1; start += chunk) {
+        int count = Math.min(chunk, SCORED_PROMPT - 1 - start);
+        SessionRequest.Builder r = SessionRequest.newBuilder().setStepId(step++)
+            .addPromptScores(dev.tally.api.v1.PromptScore.newBuilder().setSequenceId(1)
+                .setStart(start).setCount(count));
+        float[] rows = new float[count * WIDTH];
+        for (int j = 0; j < count; j++) {
+          System.arraycopy(model(prompt.subList(0, start + j + 1)), 0, rows, j * WIDTH, WIDTH);
+          r.addRowSequenceIds(1);
+        }
+        SessionResponse resp = s.step(r.setLogits(TestServer.f32(count, WIDTH, rows)).build());
+        assertThat(resp.hasError()).as("%s", resp.getError()).isFalse();
+        out.add(resp);
+      }
+      // The registry is unchanged: the first draw after scoring is the sequence's first token.
+      TokenChoice first = s.step(SessionRequest.newBuilder().setStepId(step).addRowSequenceIds(1)
+          .setLogits(TestServer.f32(1, WIDTH, model(prompt))).build()).getChoices(0);
+      TokenChoice expected = server.blocking(server.uds).sample(SampleRequest.newBuilder()
+          .addParams(p).addHistories(TokenHistory.newBuilder().addAllPromptTokenIds(prompt))
+          .setLogits(TestServer.f32(1, WIDTH, model(prompt))).build()).getChoices(0);
+      assertThat(first.getTokenId()).isEqualTo(expected.getTokenId());
+      assertThat(first.getCumulativeLogprob()).isEqualTo(first.getLogprob());
+    }
+    return out;
+  }
+
+  @Test
+  void promptScoresAreExactInAnyChunkingAndLeaveTheSequenceAlone() throws Exception {
+    SamplingParams p = params().setSeed(9).setTopK(8).build();
+    List<Integer> prompt = longPrompt();
+    List<SessionResponse> one = scoreInChunks(p, SCORED_PROMPT);
+    List<SessionResponse> seven = scoreInChunks(p, 6); // 6 × 6 + 3 rows: seven chunks
+    assertThat(one).hasSize(1);
+    assertThat(seven).hasSize(7);
+    List<TokenChoice> a = one.get(0).getChoicesList();
+    List<TokenChoice> b = seven.stream().flatMap(r -> r.getChoicesList().stream()).toList();
+    assertThat(b).isEqualTo(a);
+    double sum = 0;
+    double reference = 0;
+    boolean allGreedy = true;
+    for (int j = 0; j < a.size(); j++) {
+      TokenChoice c = a.get(j);
+      int token = prompt.get(j + 1);
+      assertThat(c.getTokenId()).isEqualTo(token);
+      assertThat(c.getVerdict()).isEqualTo(Verdict.VERDICT_SCORED);
+      float[] row = model(prompt.subList(0, j + 1));
+      double max = Double.NEGATIVE_INFINITY;
+      for (float x : row) {
+        max = Math.max(max, x);
+      }
+      double lse = 0;
+      for (float x : row) {
+        lse += Math.exp(x - max);
+      }
+      reference += row[token] - max - Math.log(lse);
+      sum += c.getLogprob();
+      allGreedy &= c.getIsGreedy();
+      // Processed: the chain with the prefix as the history, exactly as Sample gives it.
+      TokenChoice alone = server.blocking(server.uds).sample(SampleRequest.newBuilder()
+          .addParams(p).addHistories(TokenHistory.newBuilder()
+              .addAllPromptTokenIds(prompt.subList(0, j + 1)))
+          .addTargetTokenIds(token).setLogits(TestServer.f32(1, WIDTH, row)).build())
+          .getChoices(0);
+      assertThat(c.toBuilder().clearCumulativeLogprob().build())
+          .isEqualTo(alone.toBuilder().clearCumulativeLogprob().build());
+    }
+    dev.tally.api.v1.ScoreSummary whole = one.get(0).getScoreSummaries(0);
+    assertThat(whole.getSequenceId()).isEqualTo(1);
+    assertThat(whole.getCount()).isEqualTo(SCORED_PROMPT - 1);
+    assertThat(whole.getSumLogprob()).isEqualTo(sum);
+    assertThat(whole.getSumLogprob()).isCloseTo(reference,
+        org.assertj.core.api.Assertions.within(1e-4));
+    assertThat(whole.getAllGreedy()).isEqualTo(allGreedy);
+    double chunked = seven.stream().mapToDouble(r -> r.getScoreSummaries(0).getSumLogprob()).sum();
+    assertThat(chunked).isCloseTo(sum, org.assertj.core.api.Assertions.within(1e-9));
+    assertThat(seven.stream().mapToInt(r -> r.getScoreSummaries(0).getCount()).sum())
+        .isEqualTo(SCORED_PROMPT - 1);
+  }
+
+  @Test
+  void badPromptScoresAreAnsweredInBand() throws Exception {
+    List<Integer> prompt = longPrompt();
+    try (TestServer.SessionClient s = server.session(server.uds)) {
+      assertThat(s.step(SessionRequest.newBuilder().setStepId(1)
+          .addAdded(sequence(1, params().build(), prompt, List.of(), 0)).build()).hasError())
+          .isFalse();
+      float[] two = concat(model(prompt), model(prompt));
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(2)
+          .addPromptScores(dev.tally.api.v1.PromptScore.newBuilder().setSequenceId(1)
+              .setStart(38).setCount(2))
+          .addRowSequenceIds(1).addRowSequenceIds(1).setLogits(TestServer.f32(2, WIDTH, two))
+          .build()), Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS", "prompt_scores[0] scores"
+          + " prompt tokens 39 to 40, but the prompt of sequence 1 has 40 tokens (0 to 39; token 0"
+          + " is never scored) and count must be at least 1");
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(3)
+          .addPromptScores(dev.tally.api.v1.PromptScore.newBuilder().setSequenceId(1)
+              .setStart(0).setCount(3))
+          .addRowSequenceIds(1).addRowSequenceIds(1).setLogits(TestServer.f32(2, WIDTH, two))
+          .build()), Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS", "row_sequence_ids[0]:"
+          + " sequence 1 has a prompt score of 3 rows (prompt_scores[0]), so it needs 3"
+          + " consecutive rows; it has 2");
+      assertStepError(s.step(SessionRequest.newBuilder().setStepId(4)
+          .addPromptScores(dev.tally.api.v1.PromptScore.newBuilder().setSequenceId(1)
+              .setStart(0).setCount(2))
+          .addRowSequenceIds(1).addRowSequenceIds(1).addRowTargetTokenIds(3)
+          .addRowTargetTokenIds(-1).setLogits(TestServer.f32(2, WIDTH, two)).build()),
+          Status.Code.INVALID_ARGUMENT, "INVALID_PARAMS", "row_target_token_ids[0] is 3, but"
+          + " the row belongs to a prompt score: it must be -1");
     }
   }
 }
