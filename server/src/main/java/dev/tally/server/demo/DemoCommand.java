@@ -34,9 +34,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -191,21 +189,8 @@ public final class DemoCommand implements Callable<Integer> {
     for (Setting s : settings) {
       lanes.add(new Lane(s, promptIds, tokens));
     }
-    BlockingQueue<Object> replies = new LinkedBlockingQueue<>();
-    StreamObserver<SessionRequest> session = stub.session(new StreamObserver<>() {
-      @Override
-      public void onNext(SessionResponse r) {
-        replies.add(r);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        replies.add(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
+    Replies replies = new Replies();
+    StreamObserver<SessionRequest> session = stub.session(replies);
     float[] row = new float[model.vocabSize()];
     for (int step = 0; step < tokens; step++) {
       SessionRequest.Builder request = SessionRequest.newBuilder().setStepId(step);
@@ -245,7 +230,7 @@ public final class DemoCommand implements Callable<Integer> {
           : Logits.newBuilder().setDtype(DType.DTYPE_FLOAT32).setRows(live.size())
               .setVocabSize(row.length).setData(ByteString.copyFrom(data)).build());
       session.onNext(request.build());
-      Object reply = replies.poll(30, TimeUnit.SECONDS);
+      Object reply = replies.poll();
       if (!(reply instanceof SessionResponse)) {
         throw new IOException("the session failed: " + reply);
       }

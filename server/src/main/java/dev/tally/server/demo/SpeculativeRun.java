@@ -17,9 +17,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The demo's speculative decoding: one setting decoded again with drafts, verified strictly by
@@ -37,21 +34,8 @@ final class SpeculativeRun {
   /** Decodes up to {@code maxTokens} tokens after {@code prompt} with {@code params}. */
   static Outcome run(NgramModel model, SamplerGrpc.SamplerStub stub, SamplingParams params,
       int[] prompt, int maxTokens) throws InterruptedException, IOException {
-    BlockingQueue<Object> replies = new LinkedBlockingQueue<>();
-    StreamObserver<SessionRequest> session = stub.session(new StreamObserver<>() {
-      @Override
-      public void onNext(SessionResponse r) {
-        replies.add(r);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        replies.add(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
+    Replies replies = new Replies();
+    StreamObserver<SessionRequest> session = stub.session(replies);
     int k = DRAFT_TOKENS;
     int[] history = Arrays.copyOf(prompt, prompt.length + maxTokens + k + 1);
     int length = prompt.length;
@@ -92,7 +76,7 @@ final class SpeculativeRun {
           .setData(ByteString.copyFrom(data)));
       session.onNext(request.build());
       request = SessionRequest.newBuilder();
-      Object reply = replies.poll(30, TimeUnit.SECONDS);
+      Object reply = replies.poll();
       if (!(reply instanceof SessionResponse) || ((SessionResponse) reply).hasError()) {
         throw new IOException("the speculative session failed: " + reply);
       }
