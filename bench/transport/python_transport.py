@@ -119,7 +119,13 @@ def run_tally(target: str, logits: np.ndarray, shared_memory: bool, seconds: flo
             for i in range(rows):
                 s.add(i + 1, seed=i, **PARAMS)
             ids = list(range(1, rows + 1))
-            samples = time_loop(seconds, warmup, lambda: s.step(ids, tensor))
+
+            def step():
+                result = s.step(ids, tensor)
+                # What a decode loop reads of every step: the tokens, and which sequences ended.
+                return result.token_ids, result.finish_reasons
+
+            samples = time_loop(seconds, warmup, step)
     return samples
 
 

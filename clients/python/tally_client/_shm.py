@@ -115,8 +115,19 @@ class Region:
         rows, vocab = t.shape
         nbytes = rows * vocab * (2 if out_dtype != torch.float32 else 4)
         self._check(offset, nbytes)
-        # A tensor over the mapping: copy_ is the one copy (device-to-host for a CUDA tensor,
-        # narrowing float64 on the way). Pin the region (cudaHostRegister) to make it DMA.
+        if t.device.type == "cpu":
+            # numpy's copy, on this thread: torch's copy_ of a large tensor runs on its OpenMP
+            # threads, which then spin for a while and take the cores Tally samples the step on
+            # (docs/shared-memory.md measures it). A view, not a copy: bfloat16 as its bits.
+            src = t.view(torch.int16).numpy() if t.dtype == torch.bfloat16 else t.numpy()
+            dst = np.ndarray((rows, vocab), dtype=np.int16 if t.dtype == torch.bfloat16
+                             else np.float32 if out_dtype == torch.float32 else np.float16,
+                             buffer=self._mm, offset=offset)
+            np.copyto(dst, src, casting="same_kind")  # strides and float64 narrowing, once
+            del dst
+            return _ref(self.name, kinds[t.dtype], rows, vocab, offset, nbytes)
+        # A CUDA tensor: copy_ into a tensor over the mapping is the one device-to-host copy. Pin
+        # the region (cudaHostRegister) to make it DMA.
         dst = torch.frombuffer(self._mm, dtype=out_dtype, count=rows * vocab,
                                offset=offset).view(rows, vocab)
         dst.copy_(t)

@@ -60,6 +60,18 @@ public class RowSamplerBenchmark {
     }
   }
 
+  /** Where the tokens a penalty looks at sit in the row. */
+  public enum Histories {
+    /** 48 prompt and 16 output tokens anywhere in the vocabulary: a penalty rarely meets the best. */
+    RANDOM,
+    /**
+     * 48 random prompt tokens, then 64 tokens the chain drew from the row itself: a sequence that
+     * said its likely tokens, whose penalty lowers the row's best (as in the sessions of the
+     * Python transport benchmark, which sample the same logits step after step).
+     */
+    DRAWN
+  }
+
   @Param({"32000", "128256", "256000"})
   int vocab;
 
@@ -69,9 +81,12 @@ public class RowSamplerBenchmark {
   @Param({"DEFAULT", "DEFAULT_TEMPERATURE_FIRST", "TOP_P", "DRAW", "GREEDY"})
   Chains chain;
 
+  @Param({"RANDOM", "DRAWN"})
+  Histories history;
+
   private LogitsTensor logits;
   private Chain compiled;
-  private TokenLog history;
+  private TokenLog rowHistory;
   private final RowSampler sampler = new RowSampler();
   private long seed;
 
@@ -81,20 +96,41 @@ public class RowSamplerBenchmark {
     logits = randomLogits(ByteBuffer.allocate(vocab * dtype.bytes()), 1, r);
     ProcessorRegistry registry = ProcessorRegistry.fromServiceLoader(getClass().getClassLoader());
     compiled = new ChainCompiler(registry, 20).compile(chain.config);
+    rowHistory = history(logits, 0, r);
+    Random s = new Random(43);
+    steps = new LogitsTensor[2];
+    stepHistories = new TokenLog[2][STEP_ROWS];
+    for (int t = 0; t < steps.length; t++) {
+      steps[t] = randomLogits(
+          ByteBuffer.allocateDirect(STEP_ROWS * vocab * dtype.bytes()), STEP_ROWS, s);
+      for (int row = 0; row < STEP_ROWS; row++) {
+        stepHistories[t][row] = history(steps[t], row, s);
+      }
+    }
+  }
+
+  private TokenLog history(LogitsTensor t, int row, Random r) {
     int[] prompt = new int[48];
-    int[] output = new int[16];
     for (int i = 0; i < prompt.length; i++) {
       prompt[i] = r.nextInt(vocab);
     }
-    for (int i = 0; i < output.length; i++) {
-      output[i] = r.nextInt(vocab);
+    if (history == Histories.RANDOM) {
+      int[] output = new int[16];
+      for (int i = 0; i < output.length; i++) {
+        output[i] = r.nextInt(vocab);
+      }
+      return TokenLog.of(prompt, output);
     }
-    history = TokenLog.of(prompt, output);
+    TokenLog h = TokenLog.of(prompt, new int[0]);
+    for (int i = 0; i < 64; i++) {
+      h.append(sampler.sample(t, row, compiled, h, r.nextLong()).tokenId());
+    }
+    return h;
   }
 
   @Benchmark
   public RowResult sampleRow() {
-    return sampler.sample(logits, 0, compiled, history, seed++);
+    return sampler.sample(logits, 0, compiled, rowHistory, seed++);
   }
 
   /**
@@ -104,26 +140,17 @@ public class RowSamplerBenchmark {
    */
   @Benchmark
   public RowResult sampleStep() {
-    LogitsTensor t = steps[(int) (seed & 1)];
+    int which = (int) (seed & 1);
     RowResult last = null;
     for (int row = 0; row < STEP_ROWS; row++) {
-      last = sampler.sample(t, row, compiled, history, seed++);
+      last = sampler.sample(steps[which], row, compiled, stepHistories[which][row], seed++);
     }
     return last;
   }
 
   private static final int STEP_ROWS = 32;
   private LogitsTensor[] steps;
-
-  @Setup(Level.Trial)
-  public void setUpSteps() {
-    Random r = new Random(43);
-    steps = new LogitsTensor[2];
-    for (int s = 0; s < steps.length; s++) {
-      steps[s] = randomLogits(
-          ByteBuffer.allocateDirect(STEP_ROWS * vocab * dtype.bytes()), STEP_ROWS, r);
-    }
-  }
+  private TokenLog[][] stepHistories;
 
   /** {@code rows} rows of 3·N(0,1) logits in {@code bytes}, in this trial's dtype. */
   private LogitsTensor randomLogits(ByteBuffer bytes, int rows, Random r) {

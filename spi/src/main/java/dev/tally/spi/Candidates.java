@@ -669,8 +669,9 @@ public final class Candidates {
       throw new IllegalArgumentException("k must be positive: " + k);
     }
     if (k <= STREAM_LIMIT && size > 8 * k) {
-      if (!keepTopOfKnownTop(k)) {
-        keepTopOfStream(k);
+      float bound = keepTopOfKnownTop(k);
+      if (bound == bound) { // NaN: answered from the list
+        keepTopOfStream(k, bound);
       }
       return;
     }
@@ -684,11 +685,13 @@ public final class Candidates {
   }
 
   // The raw top list plus the tokens written since hold the answer when their k-th best is no worse
-  // than the list's last: every other token still has its raw logit, below that last one.
-  private boolean keepTopOfKnownTop(int k) {
+  // than the list's last: every other token still has its raw logit, below that last one. Returns
+  // NaN when they did; else a logit the answer's k-th best reaches (the k-th best of those it
+  // looked at, -inf when it looked at none), which lets the pass over the row skip the rest.
+  private float keepTopOfKnownTop(int k) {
     if (rawTop == null || !dense || logits != borrowed || (rawTopCount == 0 && !rawTopComplete)
         || rawTopCount + undoCount > keys.length) {
-      return false;
+      return Float.NEGATIVE_INFINITY;
     }
     int n = 0;
     for (int i = 0; i < rawTopCount; i++) {
@@ -711,21 +714,25 @@ public final class Candidates {
       }
     }
     if (!rawTopComplete && (unique < k || keys[k - 1] > rawTop[rawTopCount - 1])) {
-      return false;
+      // A penalty lowered more of the list's tokens than it had to spare (a sequence repeating
+      // its likely tokens): tokens from below the list may now be among the k best, but none
+      // below the k-th best of these, which are k real tokens.
+      return unique < k ? Float.NEGATIVE_INFINITY : TopKeys.logit(keys[k - 1]);
     }
     unpackKeys(Math.min(k, unique));
-    return true;
+    return Float.NaN;
   }
 
   // Small k over a large list: one pass where almost every token is rejected by a single float
   // comparison against the k-th best so far (SIMD while the list is dense).
   private static final int STREAM_LIMIT = 4096;
 
-  private void keepTopOfStream(int k) {
+  // The k best by a pass over the candidates; none of them is below {@code bound}.
+  private void keepTopOfStream(int k, float bound) {
     top.start(k);
     if (dense) {
-      for (int i = kernels.nextAtLeast(logits, 0, size, top.floor()); i < size;
-          i = kernels.nextAtLeast(logits, i + 1, size, top.floor())) {
+      for (int i = kernels.nextAtLeast(logits, 0, size, Math.max(bound, top.floor())); i < size;
+          i = kernels.nextAtLeast(logits, i + 1, size, Math.max(bound, top.floor()))) {
         top.offer(logits[i], i);
       }
     } else {

@@ -219,9 +219,10 @@ final class RowSamplerTest {
       logits[i] = (float) (3 * rnd.nextGaussian());
     }
     int[] order = canonicalOrder(logits);
-    for (int trial = 0; trial < 3; trial++) {
+    for (int trial = 0; trial < 4; trial++) {
       int[] history = trial == 0 ? new int[] {order[0], order[3], order[7]}
           : trial == 1 ? Arrays.copyOf(order, 40) // the whole top 40 penalised: the list runs dry
+          : trial == 2 ? Arrays.copyOf(order, 400) // far more: the pass skips below the 40th of the list
           : new int[0];
       int[] raised = {order[500], order[20_000], order[49_999]};
       float[] biases = {6f, 30f, 0.5f};
