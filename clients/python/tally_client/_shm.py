@@ -118,7 +118,7 @@ class Region:
         if t.device.type == "cpu":
             # numpy's copy, on this thread: torch's copy_ of a large tensor runs on its OpenMP
             # threads, which then spin for a while and take the cores Tally samples the step on
-            # (docs/shared-memory.md measures it). A view, not a copy: bfloat16 as its bits.
+            # (docs/shared-memory.md). A view, not a copy: bfloat16 as its bits.
             src = t.view(torch.int16).numpy() if t.dtype == torch.bfloat16 else t.numpy()
             dst = np.ndarray((rows, vocab), dtype=np.int16 if t.dtype == torch.bfloat16
                              else np.float32 if out_dtype == torch.float32 else np.float16,

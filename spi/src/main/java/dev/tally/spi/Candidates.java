@@ -670,7 +670,7 @@ public final class Candidates {
     }
     if (k <= STREAM_LIMIT && size > 8 * k) {
       float bound = keepTopOfKnownTop(k);
-      if (bound == bound) { // NaN: answered from the list
+      if (!Float.isNaN(bound)) { // NaN: answered from the list
         keepTopOfStream(k, bound);
       }
       return;
